@@ -1,0 +1,50 @@
+/**
+ * Option groups shared by the commands, so every command spells a flag the same way, and the
+ * conversion of raw flags into typed, validated step inputs.
+ */
+import { Option, type Command } from 'commander';
+import { parseTableSpec, type TableSpec } from '../core/identifiers.js';
+
+export interface ConnectionFlags { source?: string; target?: string }
+export interface DirFlags { dir: string }
+export interface DryRunFlags { dryRun?: boolean }
+export interface JsonFlags { json?: boolean }
+export interface TableFlags { table?: string[] }
+export type CommonFlags = ConnectionFlags & DirFlags & DryRunFlags & JsonFlags;
+
+/** Commander collector for repeatable flags: `--table a --table b` → ['a', 'b']. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--source <connstr>', 'source database connection string (default: $SOURCE, then libpq PG* defaults)')
+    .option('--target <connstr>', 'target database connection string (default: $TARGET, then libpq PG* defaults)');
+}
+
+export function withDirOption(command: Command): Command {
+  return command.addOption(new Option('--dir <path>', 'migration directory for dumps, plans and state').default('./migration'));
+}
+
+export function withDryRunOption(command: Command): Command {
+  return command.option('--dry-run', 'print the SQL and shell commands that would run; change nothing');
+}
+
+export function withJsonOption(command: Command): Command {
+  return command.option('--json', 'machine-readable output (JSON; NDJSON events for long-running steps)');
+}
+
+export function withTableOption(command: Command, description: string): Command {
+  return command.option('-t, --table <schema.table[:column]>', description, collect);
+}
+
+/** The common four: connections, --dir, --dry-run, --json. */
+export function withCommonOptions(command: Command): Command {
+  return withJsonOption(withDryRunOption(withDirOption(withConnectionOptions(command))));
+}
+
+/** Parse every --table flag, reporting all unreadable ones at once (parseTableSpec throws UsageErrors). */
+export function parseTables(values: string[] | undefined): TableSpec[] {
+  return (values ?? []).map((value) => parseTableSpec(value));
+}

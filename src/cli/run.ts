@@ -1,0 +1,74 @@
+/**
+ * Everything a command action needs before it calls its step: endpoints resolved from flags and
+ * environment, the migration directory, a renderer for events, and an AbortSignal wired to Ctrl-C.
+ * The first Ctrl-C asks the running step to stop at a safe point; a second exits at once.
+ */
+import { resolveEndpoint } from '../core/connection.js';
+import type { StepContext } from '../core/context.js';
+import { ensureWritableDir } from '../core/files.js';
+import { createRenderer, type Renderer } from './render.js';
+import type { CommonFlags } from './options.js';
+import path from 'node:path';
+
+export interface CommandRuntime {
+  ctx: StepContext;
+  renderer: Renderer;
+  json: boolean;
+  /** Prompts are allowed: stdin and stdout are TTYs and neither --yes nor CI says otherwise. */
+  interactive: boolean;
+}
+
+export interface RuntimeOptions {
+  /** The command writes files into --dir (not under --dry-run). */
+  writesDir?: boolean;
+  yes?: boolean;
+}
+
+export function isInteractive(yes?: boolean): boolean {
+  const ci = process.env.CI;
+  return Boolean(process.stdin.isTTY && process.stdout.isTTY) && !yes && !(ci && ci !== 'false' && ci !== '0');
+}
+
+let interruptHandlerInstalled = false;
+const abortController = new AbortController();
+
+function installInterruptHandler(renderer: Renderer): void {
+  if (interruptHandlerInstalled) return;
+  interruptHandlerInstalled = true;
+  process.on('SIGINT', () => {
+    if (abortController.signal.aborted) {
+      renderer.pause();
+      process.stderr.write('\nInterrupted again: exiting now. `migrate resume` carries on from where this stopped.\n');
+      process.exit(130);
+    }
+    renderer.pause();
+    process.stderr.write('\nStopping at the next safe point (press Ctrl-C again to exit at once)…\n');
+    abortController.abort();
+  });
+  process.on('SIGTERM', () => abortController.abort());
+}
+
+export async function prepareRuntime(flags: Partial<CommonFlags>, options: RuntimeOptions = {}): Promise<CommandRuntime> {
+  const json = Boolean(flags.json);
+  const renderer = createRenderer({ json, tty: Boolean(process.stderr.isTTY) });
+  const source = resolveEndpoint('source', flags.source);
+  const target = resolveEndpoint('target', flags.target);
+  const requestedDir = flags.dir ?? './migration';
+  const dir = options.writesDir && !flags.dryRun ? await ensureWritableDir(requestedDir) : path.resolve(requestedDir);
+  installInterruptHandler(renderer);
+  const ctx: StepContext = {
+    source,
+    target,
+    dir,
+    dryRun: Boolean(flags.dryRun),
+    emit: (event) => renderer.emit(event),
+    signal: abortController.signal,
+  };
+  return { ctx, renderer, json, interactive: isInteractive(options.yes) };
+}
+
+/** Print a result on stdout: JSON when asked, otherwise the given text. */
+export function printResult(runtime: Pick<CommandRuntime, 'json' | 'renderer'>, data: unknown, text: () => string): void {
+  runtime.renderer.pause();
+  process.stdout.write(runtime.json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+}

@@ -1,0 +1,128 @@
+/**
+ * Throwaway PostgreSQL clusters for the tests and `migrate demo`: initdb into a temp directory, a free port on
+ * 127.0.0.1, pg_ctl start; stop and remove afterwards. When we run as root the server runs as the
+ * `postgres` user (PostgreSQL refuses to run as root).
+ *
+ * Binaries: PG_BINDIR, else `pg_config --bindir`, else the newest Debian PostgreSQL.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CLUSTER_PASSWORD = 'test-secret-pw';
+
+export interface Cluster {
+  port: number;
+  dataDir: string;
+  binDir: string;
+  hasTimescale: boolean;
+  /** postgres://postgres:…@127.0.0.1:port/db */
+  url(database?: string, user?: string, password?: string): string;
+  stop(): void;
+}
+
+export function findBinDir(): string {
+  if (process.env.PG_BINDIR) return process.env.PG_BINDIR;
+  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const dir = pgConfig.status === 0 ? pgConfig.stdout.trim() : '';
+  if (dir && existsSync(path.join(dir, 'initdb'))) return dir;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const version of versions) {
+    const candidate = path.join(root, version, 'bin');
+    if (existsSync(path.join(candidate, 'initdb'))) return candidate;
+  }
+  throw new Error('No PostgreSQL server binaries found: install postgresql (apt-get install -y postgresql) or set PG_BINDIR.');
+}
+
+/** Whether timescaledb.so is installed for the PostgreSQL whose binaries are in binDir. */
+export function timescaleInstalled(binDir: string): boolean {
+  const pgConfig = path.join(binDir, 'pg_config');
+  const tool = existsSync(pgConfig) ? pgConfig : 'pg_config';
+  const result = spawnSync(tool, ['--pkglibdir'], { encoding: 'utf8' });
+  const libDir = result.status === 0 ? result.stdout.trim() : path.join(binDir, '..', 'lib');
+  return existsSync(path.join(libDir, 'timescaledb.so'));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function runAsServerUser(binary: string, args: string[]): void {
+  const [command, commandArgs] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', binary, ...args]]
+    : [binary, args];
+  const result = spawnSync(command, commandArgs as string[], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`${path.basename(binary)} failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+export interface StartOptions {
+  name: string;
+  /** Preload TimescaleDB when it is installed (the target). */
+  timescale?: boolean;
+}
+
+export async function startCluster(options: StartOptions): Promise<Cluster> {
+  const binDir = findBinDir();
+  const hasTimescale = Boolean(options.timescale) && timescaleInstalled(binDir);
+  const base = mkdtempSync(path.join(os.tmpdir(), `migrate-${options.name}-`));
+  const dataDir = path.join(base, 'data');
+  const pwFile = path.join(base, 'pwfile');
+  writeFileSync(pwFile, `${CLUSTER_PASSWORD}\n`);
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chmodSync(base, 0o755);
+    chownSync(base, uid, gid);
+    chownSync(pwFile, uid, gid);
+  }
+  runAsServerUser(path.join(binDir, 'initdb'), [
+    '-D', dataDir, '-U', 'postgres', '--pwfile', pwFile, '--auth-local=trust', '--auth-host=scram-sha-256',
+    '-E', 'UTF8', '--locale=C', '--no-sync',
+  ]);
+  const port = await freePort();
+  const settings = [
+    `-c listen_addresses=127.0.0.1`, `-c port=${port}`, `-c unix_socket_directories=${base}`,
+    '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=60',
+    '-c shared_buffers=128MB', '-c max_wal_size=2GB', '-c TimeZone=Europe/Berlin',
+  ];
+  if (hasTimescale) {
+    settings.push('-c shared_preload_libraries=timescaledb', '-c timescaledb.telemetry_level=off',
+      '-c max_worker_processes=16');
+  }
+  runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', path.join(base, 'server.log'), '-w', '-t', '60',
+    '-o', settings.join(' '), 'start']);
+  let stopped = false;
+  return {
+    port,
+    dataDir,
+    binDir,
+    hasTimescale,
+    url(database = 'postgres', user = 'postgres', password = CLUSTER_PASSWORD) {
+      return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(base, { recursive: true, force: true });
+      }
+    },
+  };
+}

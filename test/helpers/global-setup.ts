@@ -1,0 +1,40 @@
+/**
+ * One source and one target cluster per test run. Test files create their own databases in them
+ * (see databases.ts) so they never see each other's tables.
+ */
+import type { TestProject } from 'vitest/node';
+import { startCluster, type Cluster } from '../../src/core/local-cluster.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sourcePort: number;
+    targetPort: number;
+    hasTimescale: boolean;
+    pgBinDir: string;
+  }
+}
+
+let clusters: Cluster[] = [];
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  const stopAll = (): void => {
+    for (const cluster of clusters) {
+      try { cluster.stop(); } catch (error) { console.error(String(error)); }
+    }
+    clusters = [];
+  };
+  process.once('exit', stopAll);
+  const source = await startCluster({ name: 'source' });
+  clusters.push(source);
+  const target = await startCluster({ name: 'target', timescale: true });
+  clusters.push(target);
+  project.provide('sourcePort', source.port);
+  project.provide('targetPort', target.port);
+  project.provide('hasTimescale', target.hasTimescale);
+  project.provide('pgBinDir', target.binDir);
+  if (!target.hasTimescale) {
+    console.log(`TimescaleDB is not installed for the PostgreSQL in ${target.binDir}: ` +
+      'tests marked [timescaledb] are skipped (build and install TimescaleDB to run them).');
+  }
+  return stopAll;
+}
