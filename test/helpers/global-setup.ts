@@ -32,9 +32,5 @@ export default async function setup(project: TestProject): Promise<() => void> {
   project.provide('targetPort', target.port);
   project.provide('hasTimescale', target.hasTimescale);
   project.provide('pgBinDir', target.binDir);
-  if (!target.hasTimescale) {
-    console.log(`TimescaleDB is not installed for the PostgreSQL in ${target.binDir}: ` +
-      'tests marked [timescaledb] are skipped (build and install TimescaleDB to run them).');
-  }
   return stopAll;
 }
