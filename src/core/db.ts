@@ -33,7 +33,9 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
   try {
     await client.connect();
     // Every session of ours works in UTC so nothing depends on the server's or the OS's zone.
-    await client.query("SET TimeZone = 'UTC'");
+    // DateStyle too: a database set to 'SQL, DMY' would otherwise print 10/08/2023 for the values we
+    // read as text, store (completion points, ledger edges) and hand to the other side.
+    await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'");
   } catch (error) {
     await client.end().catch(() => undefined);
     throw explainConnectError(endpoint, error);
@@ -126,7 +128,8 @@ export async function withTransaction<T>(client: Client, work: () => Promise<T>,
 
 /** The server's major version (15, 16, …) from server_version_num. */
 export async function serverMajorVersion(client: Client): Promise<number> {
-  const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
+  // SHOW names its column after the setting, so alias an explicit current_setting() instead.
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
   return Math.floor(Number(rows[0]?.v) / 10000);
 }
 

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { displayName, displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
+import type { SchemaResult } from '../../steps/schema.js';
+import { parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
+import { prepareRuntime, printResult } from '../run.js';
+
+export function register(program: Command): void {
+  withTableOption(withCommonOptions(program.command('schema')
+    .description('dump the schema and relational data (without the given tables\' data) and load it into the target')),
+  'a hypertable candidate whose data is left out (repeatable; `migrate candidates` lists them)')
+    .option('-y, --yes', 'load even though the target database already holds tables')
+    .addHelpText('after', `
+Examples:
+  migrate schema --table public.metrics --table '"Sales Data"."Orders":"Created At"'
+  migrate schema --table metrics --dry-run      # print the pg_dump and psql commands; change nothing
+
+The load runs in one transaction: if it fails, the target is left as it was.
+Exit status: 0 loaded, 1 failed (pg_dump/psql missing or failing), 2 bad input (unknown table or
+column, target not empty without --yes, unwritable --dir).`)
+    .action(async (flags: CommonFlags & TableFlags & { yes?: boolean }) => {
+      const tables = parseTables(flags.table);
+      if (tables.length === 0) {
+        throw new UsageError('Name the hypertable candidates whose data to leave out with --table.', {
+          hint: 'Run `migrate candidates` to list them, then e.g. `migrate schema --table public.metrics:time`.',
+        });
+      }
+      const runtime = await prepareRuntime(flags, { writesDir: true, yes: flags.yes });
+      const { runSchema } = await import('../../steps/schema.js');
+      const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes) }, runtime.ctx);
+      printResult(runtime, result, () => formatResult(result, flags.table ?? []));
+    });
+}
+
+export function formatResult(result: SchemaResult, given: string[]): string {
+  const names = (list: SchemaResult['tablesLoaded']): string =>
+    list.length === 0 ? '  (none)' : list.map((t) => `  ${displayName(t)}`).join('\n');
+  const lines = result.dryRun
+    ? ['Dry run: the commands above would run; nothing was written or changed.',
+      `Would copy with data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
+      `Would create empty (${result.emptyTables.length}):`, names(result.emptyTables)]
+    : [`Schema loaded into the target${result.timescaleVersion ? ` (TimescaleDB ${result.timescaleVersion})` : ' (no TimescaleDB)'}; ` +
+        `dump: ${result.dumpFile}`,
+      `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
+      `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
+  const next = given.map((t) => `--table ${quote(t)}`).join(' ');
+  if (!result.dryRun) lines.push(`Next: migrate hypertables ${next}`);
+  return lines.join('\n');
+}
+
+/** Re-quote a --table value for a copy-pasteable next command. */
+function quote(value: string): string {
+  const spec = displayTableSpec(parseTableSpec(value));
+  return spec.includes('"') ? `'${spec}'` : spec;
+}
