@@ -64,7 +64,7 @@ export function parseKeyValue(value: string): Record<string, string> | undefined
 
 /** The connection string with any password replaced by `***`. Safe for messages and files. */
 export function redact(value: string | undefined): string {
-  if (value === undefined) return '(libpq defaults: PGHOST, PGPORT, PGUSER, PGDATABASE)';
+  if (value === undefined) return 'libpq defaults: PGHOST, PGPORT, PGUSER, PGDATABASE';
   return splitPassword(value).connectionString;
 }
 

@@ -3,6 +3,7 @@
  * so a green run on a machine without TimescaleDB never looks like full coverage.
  */
 import type { Reporter, TestModule } from 'vitest/node';
+import { findBinDir, timescaleInstalled } from '../../src/core/local-cluster.js';
 
 export default class TimescaleSkipReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -12,7 +13,8 @@ export default class TimescaleSkipReporter implements Reporter {
         if (test.fullName.includes('[timescaledb]') && test.result().state === 'skipped') skipped += 1;
       }
     }
-    if (skipped > 0) {
+    // Tests skipped by a -t filter are 'skipped' too: only speak when TimescaleDB is really missing.
+    if (skipped > 0 && !timescaleInstalled(findBinDir())) {
       console.log(`\n${skipped} TimescaleDB test(s) skipped: TimescaleDB is not installed for the local PostgreSQL ` +
         '(build and install it, then run the tests again to cover hypertables, compression and policies).');
     }

@@ -1,0 +1,97 @@
+/** `migrate hypertables`: convert tables on the target to hypertables, optionally with compression. */
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { displayName } from '../../core/identifiers.js';
+import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
+import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
+import { prepareRuntime, printResult } from '../run.js';
+import { formatTable } from '../table.js';
+
+interface HypertablesFlags extends CommonFlags, TableFlags {
+  chunkInterval?: string;
+  compress?: boolean;
+  segmentBy?: string[];
+  orderBy?: string;
+  compressAfter?: string;
+}
+
+export function register(program: Command): void {
+  withTableOption(withCommonOptions(program.command('hypertables')
+    .description('convert tables on the target to hypertables (create_hypertable), optionally with compression')),
+  'table to convert, schema.table[:time_column] (repeatable); without :column the time column is detected')
+    .option('--chunk-interval <interval>', "chunk interval for every --table: '1 day', '7 days'; an integer in the " +
+      "column's units for integer time columns (default: sized from the source's data, else 7 days)")
+    .option('--compress', 'enable compression (columnstore) on the converted tables')
+    .option('--segment-by <columns>', 'compression segment-by column(s), comma-separated or repeated (implies --compress)', collect)
+    .option('--order-by <columns>', "compression order, e.g. 'time DESC' (implies --compress; default: TimescaleDB's)")
+    .option('--compress-after <interval>', "add a compression policy: compress chunks older than this, e.g. '7 days' " +
+      '(implies --compress)')
+    .addHelpText('after', `
+Examples:
+  migrate hypertables --table public.metrics:time --table '"Sales Data"."Orders":"Created At"'
+  migrate hypertables --table events:ts_ms --chunk-interval 86400000    # bigint epoch milliseconds
+  migrate hypertables --table metrics --compress --segment-by device_id --order-by 'time DESC' --compress-after '7 days'
+  migrate hypertables --table metrics --dry-run                         # print the SQL; change nothing
+
+Every table is checked before any is converted; each conversion is its own transaction. Tables that
+already are hypertables are left as they are, so running again is safe.
+Exit status: 0 converted (or already hypertables), 1 failed, 2 bad input: unknown table or column,
+unsupported time column type, a primary key or unique index without the time column (nothing is
+changed), a target without TimescaleDB.`)
+    .action(async (flags: HypertablesFlags) => {
+      const tables = parseTables(flags.table);
+      if (tables.length === 0) {
+        throw new UsageError('Name the tables to convert with --table.', {
+          hint: 'Run `migrate candidates` to list them, then e.g. `migrate hypertables --table public.metrics:time`.',
+        });
+      }
+      const { parseColumnList } = await import('../../steps/hypertable-sql.js');
+      const segmentBy = (flags.segmentBy ?? []).flatMap(parseColumnList);
+      const compressing = Boolean(flags.compress) || segmentBy.length > 0 || flags.orderBy !== undefined ||
+        flags.compressAfter !== undefined;
+      const compress: CompressRequest | undefined = compressing ? {
+        ...(segmentBy.length > 0 ? { segmentBy } : {}),
+        ...(flags.orderBy !== undefined ? { orderBy: flags.orderBy } : {}),
+        ...(flags.compressAfter !== undefined ? { compressAfter: flags.compressAfter } : {}),
+      } : undefined;
+      const runtime = await prepareRuntime(flags);
+      const { runHypertables } = await import('../../steps/hypertables.js');
+      const results = await runHypertables({
+        tables: tables.map((table) => ({
+          table,
+          ...(flags.chunkInterval !== undefined ? { chunkInterval: flags.chunkInterval } : {}),
+          ...(compress ? { compress } : {}),
+        })),
+      }, runtime.ctx);
+      printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun));
+    });
+}
+
+const STATUS = { converted: 'converted', 'already-hypertable': 'already a hypertable', 'would-convert': 'would convert' };
+
+export function formatResults(results: HypertableResult[], dryRun: boolean): string {
+  const lines = [formatTable(results, [
+    { header: 'table', value: (r) => displayName(r.table) },
+    { header: 'time column', value: (r) => `${r.timeColumn} (${r.timeType})` },
+    { header: 'chunk interval', value: (r) => r.chunkInterval },
+    { header: 'status', value: (r) => STATUS[r.status] },
+    { header: 'compression', value: (r) => (r.compression ? compressionText(r) : '-') },
+  ])];
+  for (const r of results) {
+    if (r.status !== 'already-hypertable') lines.push(`  ${displayName(r.table)}: chunk interval ${r.chunkIntervalReason}`);
+  }
+  lines.push('', dryRun ? 'Dry run: the SQL above would run; nothing was changed.'
+    : 'Next: dual-write to both databases, then `migrate completion-point`.');
+  return lines.join('\n');
+}
+
+function compressionText(r: HypertableResult): string {
+  const c = r.compression;
+  if (!c) return '-';
+  const parts = [c.status.replace('-', ' ')];
+  if (c.segmentBy.length > 0) parts.push(`segment by ${c.segmentBy.join(', ')}`);
+  if (c.orderBy) parts.push(`order by ${c.orderBy}`);
+  if (c.compressAfter) parts.push(`after ${c.compressAfter}`);
+  if (r.policyJobId !== undefined) parts.push(`job ${r.policyJobId}`);
+  return parts.join('; ');
+}

@@ -1,0 +1,240 @@
+/**
+ * Table introspection shared by the steps: find the table a user named (with a helpful error when
+ * it is not there), and read what decides whether it can become a hypertable: columns, unique
+ * indexes, foreign keys that point at it, partitioning and inheritance, size and row estimates.
+ *
+ * Everything is looked up by the table's oid after one name lookup, so odd names ("Sales Data")
+ * never travel through SQL text; names we read back are returned as plain strings.
+ */
+import type { Client } from './db.js';
+import { UsageError } from './errors.js';
+import { displayName, type QualifiedName, type TableSpec } from './identifiers.js';
+
+export interface ColumnInfo {
+  name: string;
+  /** format_type() text: `timestamp with time zone`, `bigint`, `character varying(20)`. */
+  type: string;
+  notNull: boolean;
+  generated: boolean;
+  identity: boolean;
+  ordinal: number;
+}
+
+export interface IndexInfo {
+  name: string;
+  primary: boolean;
+  unique: boolean;
+  /** The constraint behind the index (PRIMARY KEY / UNIQUE), when there is one. */
+  constraint?: string;
+  /** Key columns in order; `null` for an expression. */
+  columns: (string | null)[];
+  partial: boolean;
+  /** Access method: btree, brin, hash, … (only btree gives cheap min/max). */
+  method: string;
+  /** pg_get_indexdef(): the CREATE INDEX statement. */
+  definition: string;
+}
+
+export interface ForeignKeyRef {
+  name: string;
+  /** The referencing table. */
+  from: QualifiedName;
+  columns: string[];
+  referencedColumns: string[];
+}
+
+export interface HypertableDimension {
+  column: string;
+  /** `7 days` for time columns, integer text for integer columns. */
+  interval?: string;
+}
+
+export interface TableInfo {
+  name: QualifiedName;
+  oid: number;
+  columns: ColumnInfo[];
+  indexes: IndexInfo[];
+  /** Foreign keys in other tables (or this one) that reference this table. */
+  referencedBy: ForeignKeyRef[];
+  /** Declaratively partitioned (PARTITION BY). */
+  partitioned: boolean;
+  /** This table is a partition of that one. */
+  partitionOf?: QualifiedName;
+  /** Inheritance parents (not partitioning). */
+  inheritsFrom: QualifiedName[];
+  /** Inheritance children (not partitions, not TimescaleDB chunks). */
+  inheritedBy: QualifiedName[];
+  /** Set when the table is already a TimescaleDB hypertable: its first (time) dimension. */
+  hypertable?: HypertableDimension;
+  /** Table + indexes + TOAST, summed over partitions or chunks. */
+  totalBytes: number;
+  /** pg_class.reltuples (summed over partitions or chunks); -1 when never analyzed. */
+  estimatedRows: number;
+}
+
+const RELKIND_NAMES: Record<string, string> = {
+  v: 'a view', m: 'a materialized view', f: 'a foreign table', S: 'a sequence', i: 'an index', c: 'a composite type',
+};
+
+const sideHint = (side: 'source' | 'target'): string => side === 'source'
+  ? 'Run `migrate candidates` to list the tables on the source, and check --source.'
+  : 'Check --target, and run `migrate schema` first so the table exists on the target.';
+
+/** Find the table a spec names, or throw a UsageError (exit 2) that says what is there instead. */
+export async function resolveTable(client: Client, spec: TableSpec, side: 'source' | 'target'): Promise<TableInfo> {
+  const { rows } = await client.query<{ oid: string; relkind: string }>(
+    `SELECT c.oid::int8 AS oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`, [spec.schema, spec.table]);
+  const found = rows[0];
+  const name = displayName(spec);
+  if (!found) {
+    const similar = await similarTables(client, spec);
+    const didYouMean = similar.length > 0 ? ` Did you mean ${similar.map((s) => quoteForShell(s)).join(' or ')}?` : '';
+    throw new UsageError(`The table ${name} does not exist on the ${side}.${didYouMean}`, {
+      hint: similar.length > 0
+        ? 'Unquoted names fold to lower case; put names with capitals or spaces in double quotes inside single quotes, ' +
+          `e.g. --table ${quoteForShell(similar[0] as QualifiedName)}.`
+        : sideHint(side),
+    });
+  }
+  if (found.relkind !== 'r' && found.relkind !== 'p') {
+    throw new UsageError(`${name} on the ${side} is ${RELKIND_NAMES[found.relkind] ?? 'not a table'}, not a table.`, {
+      hint: 'Only tables can become hypertables or be backfilled; name a table.',
+    });
+  }
+  return describeTable(client, Number(found.oid));
+}
+
+function quoteForShell(name: QualifiedName): string {
+  const text = displayName(name);
+  return text.includes('"') ? `'${text}'` : text;
+}
+
+/** Tables whose name differs only in case (the folding mistake), or that live in another schema. */
+async function similarTables(client: Client, spec: TableSpec): Promise<QualifiedName[]> {
+  const { rows } = await client.query<QualifiedName>(
+    `SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND lower(c.relname) = lower($2)
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE '\\_timescaledb%'
+      ORDER BY (lower(n.nspname) = lower($1)) DESC, n.nspname, c.relname LIMIT 3`, [spec.schema, spec.table]);
+  return rows;
+}
+
+/** Everything we need to know about one table, by oid. */
+export async function describeTable(client: Client, oid: number): Promise<TableInfo> {
+  const head = await client.query<{ schema: string; table: string; relkind: string; reltuples: number;
+    parent: QualifiedName | null }>(
+    `SELECT n.nspname AS schema, c.relname AS table, c.relkind, c.reltuples::float8 AS reltuples,
+            (SELECT json_build_object('schema', pn.nspname, 'table', pc.relname) FROM pg_inherits i
+               JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+              WHERE i.inhrelid = c.oid AND c.relispartition) AS parent
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`, [oid]);
+  const row = head.rows[0];
+  if (!row) throw new UsageError(`The table with oid ${oid} disappeared while we were reading it.`);
+  const name: QualifiedName = { schema: row.schema, table: row.table };
+  // One client runs one query at a time, so these are sequential on purpose.
+  const columns = await readColumns(client, oid);
+  const indexes = await readIndexes(client, oid);
+  const referencedBy = await readReferencingKeys(client, oid);
+  const inheritance = await readInheritance(client, oid);
+  const hypertable = await readHypertable(client, name);
+  const partitioned = row.relkind === 'p';
+  const size = await readSize(client, oid, partitioned ? 'partitioned' : hypertable ? 'hypertable' : 'plain', row.reltuples);
+  const info: TableInfo = {
+    name, oid, columns, indexes, referencedBy, partitioned,
+    inheritsFrom: row.parent ? [] : inheritance.parents,
+    // A hypertable's chunks are inheritance children; they are not the user's inheritance.
+    inheritedBy: hypertable ? [] : inheritance.children,
+    totalBytes: size.bytes, estimatedRows: size.rows,
+  };
+  if (row.parent) info.partitionOf = row.parent;
+  if (hypertable) info.hypertable = hypertable;
+  return info;
+}
+
+async function readColumns(client: Client, oid: number): Promise<ColumnInfo[]> {
+  const { rows } = await client.query<ColumnInfo>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum::int AS ordinal
+       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
+  return rows;
+}
+
+async function readIndexes(client: Client, oid: number): Promise<IndexInfo[]> {
+  const { rows } = await client.query<IndexInfo & { constraint: string | null }>(
+    `SELECT i.relname AS name, x.indisprimary AS primary, x.indisunique AS unique, con.conname AS constraint,
+            x.indpred IS NOT NULL AS partial, pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
+            ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+                    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+                   WHERE k.ord <= x.indnkeyatts ORDER BY k.ord) AS columns
+       FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+       LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u')
+      WHERE x.indrelid = $1 ORDER BY x.indisprimary DESC, x.indisunique DESC, i.relname`, [oid]);
+  return rows.map(({ constraint, ...rest }) => (constraint === null ? rest : { ...rest, constraint }));
+}
+
+async function readReferencingKeys(client: Client, oid: number): Promise<ForeignKeyRef[]> {
+  const { rows } = await client.query<{ name: string; schema: string; table: string; columns: string[];
+    referencedColumns: string[] }>(
+    `SELECT con.conname AS name, n.nspname AS schema, c.relname AS table,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+                    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)
+              AS "referencedColumns"
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE con.contype = 'f' AND con.confrelid = $1 AND con.conparentid = 0
+        AND n.nspname NOT LIKE '\\_timescaledb%' ORDER BY n.nspname, c.relname, con.conname`, [oid]);
+  return rows.map((r) => ({ name: r.name, from: { schema: r.schema, table: r.table }, columns: r.columns,
+    referencedColumns: r.referencedColumns }));
+}
+
+async function readInheritance(client: Client, oid: number): Promise<{ parents: QualifiedName[]; children: QualifiedName[] }> {
+  const { rows } = await client.query<QualifiedName & { direction: 'parent' | 'child' }>(
+    `SELECT 'parent' AS direction, n.nspname AS schema, c.relname AS table FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhrelid = $1
+     UNION ALL
+     SELECT 'child', n.nspname, c.relname FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE i.inhparent = $1 AND NOT c.relispartition AND n.nspname NOT LIKE '\\_timescaledb%'
+     ORDER BY 1, 2, 3`, [oid]);
+  const pick = (d: string): QualifiedName[] => rows.filter((r) => r.direction === d)
+    .map((r) => ({ schema: r.schema, table: r.table }));
+  return { parents: pick('parent'), children: pick('child') };
+}
+
+/** The hypertable's first dimension, when TimescaleDB is installed and the table is one. */
+async function readHypertable(client: Client, name: QualifiedName): Promise<HypertableDimension | undefined> {
+  const ext = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
+  if (ext.rowCount === 0) return undefined;
+  const { rows } = await client.query<{ column: string; time_interval: string | null; integer_interval: string | null }>(
+    `SELECT column_name AS column, time_interval, integer_interval::text AS integer_interval
+       FROM timescaledb_information.dimensions
+      WHERE hypertable_schema = $1 AND hypertable_name = $2 ORDER BY dimension_number LIMIT 1`, [name.schema, name.table]);
+  const row = rows[0];
+  if (!row) return undefined;
+  const interval = row.time_interval ?? row.integer_interval ?? undefined;
+  return interval === undefined ? { column: row.column } : { column: row.column, interval };
+}
+
+async function readSize(client: Client, oid: number, kind: 'plain' | 'partitioned' | 'hypertable',
+  reltuples: number): Promise<{ bytes: number; rows: number }> {
+  const sql = kind === 'partitioned'
+    ? `SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::int8 AS bytes,
+              coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE t.isleaf), 0)::float8 AS rows,
+              bool_and(c.reltuples < 0) FILTER (WHERE t.isleaf) AS never
+         FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid`
+    : kind === 'hypertable'
+      ? `SELECT coalesce(hypertable_size($1::regclass), 0)::int8 AS bytes,
+                (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                  WHERE i.inhparent = $1)::float8 + greatest((SELECT reltuples FROM pg_class WHERE oid = $1), 0) AS rows,
+                false AS never`
+      : 'SELECT pg_total_relation_size($1::regclass)::int8 AS bytes, $2::float8 AS rows, $2::float8 < 0 AS never';
+  const { rows } = await client.query<{ bytes: string; rows: number; never: boolean | null }>(sql,
+    kind === 'plain' ? [oid, reltuples] : [oid]);
+  const row = rows[0];
+  return { bytes: Number(row?.bytes ?? 0), rows: row?.never ? -1 : Number(row?.rows ?? 0) };
+}
+
+// Defined next to the ranking it uses; exported here because it is part of the catalog's contract.
+export { resolveTimeColumn } from './time-column.js';

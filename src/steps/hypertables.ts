@@ -1,0 +1,231 @@
+/**
+ * `migrate hypertables`: turn tables on the target into hypertables, optionally with compression.
+ *
+ * Every table is checked before any is converted (a blocker anywhere changes nothing anywhere);
+ * then each table is converted in its own transaction. Tables that already are hypertables are
+ * left as they are, so running again is safe.
+ */
+import { resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog.js';
+import type { StepContext } from '../core/context.js';
+import { withClient, withTransaction, type Client } from '../core/db.js';
+import { MigrateError, UsageError, describeError, isPgError } from '../core/errors.js';
+import { FK_TO_HYPERTABLE_VERSION, compareVersions, nullTimeBlocker, structuralBlockers } from '../core/hypertable-blockers.js';
+import { displayName, quoteIdent, quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
+import { isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
+import { compressionPolicySql, compressionSql, createHypertableSql, formatOrderBy, parseOrderBy, type OrderByItem }
+  from './hypertable-sql.js';
+import { chooseInterval, ensureTimescale, normalizeInterval, openSourceSuggester, readCompressionState, type SourceSuggester,
+  type TimescaleInfo } from './hypertables-target.js';
+
+export interface CompressRequest {
+  /** Exact column names. */
+  segmentBy?: string[];
+  /** `time DESC`, `"Created At" DESC NULLS LAST, id` (SQL name rules). */
+  orderBy?: string;
+  /** An interval (`7 days`); for integer time columns a whole number in the column's units, or an interval of chunk age. */
+  compressAfter?: string;
+}
+
+export interface HypertableRequest {
+  table: TableSpec;
+  chunkInterval?: string;
+  compress?: CompressRequest;
+}
+
+export interface HypertableResult {
+  table: QualifiedName;
+  timeColumn: string;
+  timeType: string;
+  chunkInterval: string;
+  chunkIntervalReason: string;
+  /** `would-convert` only with --dry-run. */
+  status: 'converted' | 'already-hypertable' | 'would-convert';
+  /** The table had rows on the target and was converted with migrate_data => true. */
+  migratedData: boolean;
+  compression?: { status: 'enabled' | 'already-enabled' | 'would-enable'; segmentBy: string[]; orderBy: string;
+    compressAfter?: string };
+  policyJobId?: number;
+}
+
+interface Plan {
+  table: TableInfo;
+  time: { column: string; type: TimeType };
+  already: boolean;
+  interval: { value: string; reason: string };
+  hasRows: boolean;
+  compress?: { segmentBy: string[]; orderBy: OrderByItem[]; enabled: boolean; jobId?: number;
+    threshold?: { kind: 'interval' | 'integer' | 'created-before'; value: string } };
+}
+
+interface Problem { message: string; fix?: string }
+
+export async function runHypertables(input: { tables: HypertableRequest[] }, ctx: StepContext): Promise<HypertableResult[]> {
+  if (input.tables.length === 0) {
+    throw new UsageError('No tables to convert.', { hint: 'Name them with --table schema.table[:time_column] (see `migrate candidates`).' });
+  }
+  return withClient(ctx.target, async (client) => {
+    const ts = await ensureTimescale(client, ctx);
+    const source = openSourceSuggester(ctx);
+    const plans: Plan[] = [];
+    const problems: Problem[] = [];
+    try {
+      for (const request of input.tables) {
+        try {
+          const plan = await planTable(client, request, ts, source, problems, ctx);
+          if (plan) plans.push(plan);
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          problems.push(error.hint === undefined ? { message: error.message } : { message: error.message, fix: error.hint });
+        }
+      }
+    } finally {
+      await source.close();
+    }
+    if (problems.length > 0) throw refusal(problems);
+    const results: HypertableResult[] = [];
+    for (const plan of plans) {
+      if (ctx.signal.aborted) break;
+      results.push(await convert(client, plan, ts, ctx));
+    }
+    return results;
+  });
+}
+
+function refusal(problems: Problem[]): UsageError {
+  if (problems.length === 1) {
+    const [only] = problems as [Problem];
+    return new UsageError(`${only.message} Nothing was changed.`, { hint: only.fix ?? 'Fix it and run `migrate hypertables` again.' });
+  }
+  const lines = problems.map((p) => `  - ${p.message}${p.fix ? `\n    fix: ${p.fix}` : ''}`);
+  return new UsageError(`${problems.length} problems; nothing was changed:\n${lines.join('\n')}`, {
+    hint: 'Fix them on the target and run `migrate hypertables` again.',
+  });
+}
+
+async function planTable(client: Client, request: HypertableRequest, ts: TimescaleInfo, source: SourceSuggester,
+  problems: Problem[], ctx: StepContext): Promise<Plan | undefined> {
+  const table = await resolveTable(client, request.table, 'target');
+  const time = await resolveTimeColumn(client, table, request.table.column);
+  const name = displayName(table.name);
+  const already = table.hypertable !== undefined;
+  const hasRows = (await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} LIMIT 1`)).rowCount !== 0;
+  let interval: Plan['interval'];
+  const before = problems.length;
+  if (already) {
+    if (request.table.column !== undefined && request.table.column !== table.hypertable?.column) {
+      ctx.emit({ type: 'warn', message: `${name} is already a hypertable on ${table.hypertable?.column}, not on ${request.table.column}; left as it is.` });
+    }
+    interval = { value: table.hypertable?.interval ?? '', reason: 'already a hypertable' };
+    if (request.chunkInterval !== undefined && request.chunkInterval !== interval.value) {
+      ctx.emit({ type: 'warn', message: `${name} is already a hypertable; its chunk interval (${interval.value}) is left as it is.`,
+        detail: ['To change it for new chunks: SELECT set_chunk_time_interval(…);'] });
+    }
+  } else {
+    const { blockers } = structuralBlockers(table, time.column, {
+      foreignKeysToHypertables: compareVersions(ts.version, FK_TO_HYPERTABLE_VERSION) >= 0 });
+    const nullable = !table.columns.find((c) => c.name === time.column)?.notNull;
+    if (nullable && hasRows) {
+      const nulls = await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
+      if (nulls.rowCount !== 0) blockers.push(nullTimeBlocker(table, time.column));
+    }
+    problems.push(...blockers.map((b) => ({ message: b.message, fix: b.fix })));
+    interval = await chooseInterval(client, request, table, time, hasRows, source, ctx);
+  }
+  const plan: Plan = { table, time, already, interval, hasRows };
+  if (request.compress) plan.compress = await planCompression(client, request.compress, plan, ts, ctx);
+  return problems.length > before ? undefined : plan;
+}
+
+async function planCompression(client: Client, request: CompressRequest, plan: Plan, ts: TimescaleInfo, ctx: StepContext):
+  Promise<NonNullable<Plan['compress']>> {
+  const name = displayName(plan.table.name);
+  const orderBy = request.orderBy === undefined ? [] : parseOrderBy(request.orderBy);
+  const segmentBy = request.segmentBy ?? [];
+  const missing = [...segmentBy, ...orderBy.map((o) => o.column)].filter((c) => !plan.table.columns.some((x) => x.name === c));
+  if (missing.length > 0) {
+    throw new UsageError(`${name} has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (named in --segment-by/--order-by).`, {
+      hint: `Its columns are: ${plan.table.columns.map((c) => c.name).join(', ')}. Quote names with capitals or spaces: '"Device Id"'.`,
+    });
+  }
+  const state = plan.already ? await readCompressionState(client, plan.table.name) : { enabled: false };
+  const result: NonNullable<Plan['compress']> = { segmentBy, orderBy, enabled: state.enabled };
+  if (state.jobId !== undefined) result.jobId = state.jobId;
+  const after = request.compressAfter?.trim();
+  if (after === undefined) return result;
+  if (isIntegerTimeType(plan.time.type) && /^\+?\d+$/.test(after)) {
+    if (!state.integerNow) {
+      throw new UsageError(`--compress-after ${after} on the integer time column ${plan.time.column} of ${name} needs an ` +
+        'integer_now function, which tells TimescaleDB what "now" is in the column\'s units; none is set.', {
+        hint: `Either give an age of chunks instead (--compress-after '7 days'), or convert first, then run SELECT ` +
+          `set_integer_now_func('${quoteQualified(plan.table.name).replace(/'/g, "''")}', 'your_now_function'); and run this again.`,
+      });
+    }
+    result.threshold = { kind: 'integer', value: after };
+  } else if (isIntegerTimeType(plan.time.type)) {
+    if (!ts.createdBefore) {
+      throw new UsageError(`--compress-after '${after}' on an integer time column needs compress_created_before ` +
+        `(TimescaleDB 2.15+); the target has ${ts.version}.`, { hint: 'Give a whole number in the column\'s units instead.' });
+    }
+    result.threshold = { kind: 'created-before', value: await normalizeInterval(client, after, '--compress-after') };
+    ctx.emit({ type: 'info', message: `${name}: --compress-after '${after}' on the integer column ${plan.time.column} ` +
+      'compresses chunks by age (compress_created_before): backfilled chunks count from when they are created.' });
+  } else {
+    result.threshold = { kind: 'interval', value: await normalizeInterval(client, after, '--compress-after') };
+  }
+  return result;
+}
+
+async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepContext): Promise<HypertableResult> {
+  const name = displayName(plan.table.name);
+  const regclass = quoteQualified(plan.table.name);
+  const result: HypertableResult = {
+    table: plan.table.name, timeColumn: plan.time.column, timeType: shortTypeName(plan.time.type),
+    chunkInterval: plan.interval.value, chunkIntervalReason: plan.interval.reason,
+    status: plan.already ? 'already-hypertable' : ctx.dryRun ? 'would-convert' : 'converted', migratedData: false,
+  };
+  const run = async (sql: string, params: unknown[]): Promise<void> => {
+    if (ctx.dryRun) ctx.emit({ type: 'sql', side: 'target', sql, params });
+    else await client.query(sql, params);
+  };
+  ctx.emit({ type: 'phase', id: `hypertable:${name}`, message: plan.already ? `${name} is already a hypertable`
+    : `Converting ${name} (time column ${plan.time.column}, chunks of ${plan.interval.value})` });
+  await withTransaction(client, async () => {
+    if (!plan.already) {
+      if (plan.hasRows) {
+        ctx.emit({ type: 'warn', message: `${name} already has rows on the target: converting with migrate_data => true, ` +
+          'which moves them into chunks and locks the table meanwhile.' });
+        result.migratedData = true;
+      }
+      await run(createHypertableSql({ extensionSchema: ts.schema, byRange: ts.byRange, type: plan.time.type }),
+        [regclass, plan.time.column, plan.interval.value, plan.hasRows]);
+    }
+    const compress = plan.compress;
+    if (!compress) return;
+    result.compression = { status: compress.enabled ? 'already-enabled' : ctx.dryRun ? 'would-enable' : 'enabled',
+      segmentBy: compress.segmentBy, orderBy: formatOrderBy(compress.orderBy) };
+    if (compress.threshold) result.compression.compressAfter = compress.threshold.value;
+    if (compress.enabled) {
+      ctx.emit({ type: 'info', message: `Compression is already enabled on ${name}; its settings are left as they are.` });
+    } else {
+      await run(compressionSql(plan.table.name, compress.segmentBy, compress.orderBy), []);
+    }
+    if (compress.jobId !== undefined) result.policyJobId = compress.jobId;
+    else if (compress.threshold) {
+      await run(compressionPolicySql(ts.schema, compress.threshold.kind, plan.time.type), [regclass, compress.threshold.value]);
+      if (!ctx.dryRun) {
+        const jobId = (await readCompressionState(client, plan.table.name)).jobId;
+        if (jobId !== undefined) result.policyJobId = jobId;
+      }
+    }
+  }).catch((error: unknown) => {
+    ctx.emit({ type: 'done', id: `hypertable:${name}`, message: `${name} was not converted`, ok: false });
+    if (!isPgError(error)) throw error;
+    throw new MigrateError(`Converting ${name} failed, so its transaction was rolled back: ${describeError(error)}`, {
+      hint: 'Fix the cause on the target and run `migrate hypertables` again; tables converted before it stay converted.',
+      cause: error,
+    });
+  });
+  ctx.emit({ type: 'done', id: `hypertable:${name}`, message: `${name}: ${result.status}` +
+    (result.policyJobId !== undefined ? `, compression policy job ${result.policyJobId}` : '') });
+  return result;
+}

@@ -1,0 +1,223 @@
+/**
+ * `migrate hypertables` against the real target (TimescaleDB preloaded): conversions checked in
+ * timescaledb_information, re-runs, blockers that change nothing, compression policies, --dry-run,
+ * and a server without TimescaleDB preloaded (the source cluster).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Candidate } from '../../src/steps/candidates.js';
+import type { HypertableResult } from '../../src/steps/hypertables.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+
+let dbs: TestDatabases;
+
+const SCHEMA = `
+  CREATE TABLE metrics (time timestamptz NOT NULL, device_id int NOT NULL, value float8, PRIMARY KEY (device_id, time));
+  CREATE TABLE events_ms (ts_ms bigint NOT NULL, id bigint, payload text);
+  CREATE TABLE orders (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, amount numeric);
+  CREATE TABLE readings (id int, time timestamptz NOT NULL, PRIMARY KEY (id, time));
+  CREATE TABLE reading_notes (reading_id int, reading_time timestamptz, FOREIGN KEY (reading_id, reading_time) REFERENCES readings (id, time));
+  CREATE TABLE ticks (tick int NOT NULL, v int);
+  CREATE TABLE notes (id int, body text, ts timestamptz NOT NULL);
+  CREATE TABLE preloaded (time timestamptz NOT NULL, v int);
+  CREATE SCHEMA "Sales Data";
+  CREATE TABLE "Sales Data"."Orders" ("Created At" timestamp NOT NULL, "Order Id" int, "Region's Code" text, total numeric);
+`;
+// The source's data sizes the chunks: metrics ~8.6M rows/day → 1 day; events_ms epoch ms, 1/minute → 30 days.
+const SOURCE_DATA = `
+  INSERT INTO metrics SELECT '2024-01-01T00:00:00Z'::timestamptz + g * interval '10 ms', g % 10, g FROM generate_series(1, 50000) g;
+  CREATE INDEX ON metrics (time);
+  INSERT INTO events_ms SELECT 1704067200000 + g * 60000, g, 'x' FROM generate_series(1, 20000) g;
+  ANALYZE;
+`;
+
+async function hypertables(args: string[], withSource = true): Promise<CliResult> {
+  return runCli(['hypertables', '--target', dbs.target, ...(withSource ? ['--source', dbs.source] : []), ...args]);
+}
+
+function results(r: CliResult): HypertableResult[] {
+  return JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as HypertableResult[];
+}
+
+async function dimensions(): Promise<Record<string, unknown>[]> {
+  return sql(dbs.target, `SELECT hypertable_schema, hypertable_name, column_name, time_interval::text, integer_interval::text
+    FROM timescaledb_information.dimensions ORDER BY 1, 2`);
+}
+
+async function hypertableNames(): Promise<string[]> {
+  const ext = await sql(dbs.target, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
+  if (ext.length === 0) return [];
+  const rows = await sql<{ name: string }>(dbs.target,
+    "SELECT hypertable_schema || '.' || hypertable_name AS name FROM timescaledb_information.hypertables ORDER BY 1");
+  return rows.map((r) => r.name);
+}
+
+describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
+  beforeAll(async () => {
+    dbs = await createDatabases('hypertables');
+    await sql(dbs.source, SCHEMA + SOURCE_DATA);
+    await sql(dbs.target, SCHEMA);
+    await sql(dbs.target, "INSERT INTO preloaded SELECT '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 hour', g FROM generate_series(1, 100) g");
+  });
+  afterAll(async () => { await dbs?.drop(); });
+
+  it('--dry-run prints the SQL and changes nothing', async () => {
+    const r = await hypertables(['--table', 'metrics', '--table', '"Sales Data"."Orders"', '--dry-run']);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('CREATE EXTENSION IF NOT EXISTS timescaledb;');
+    expect(r.stdout).toContain('(parameters: ["\\"public\\".\\"metrics\\"","time","1 day",false])');
+    expect(r.stdout).toContain('SELECT "public".create_hypertable($1::regclass, "public".by_range($2::name, $3::interval), migrate_data => $4::boolean);');
+    expect(r.stdout).toMatch(/^public\.metrics\s+time \(timestamptz\)\s+1 day\s+would convert/m);
+    expect(r.stdout).toContain('Dry run: the SQL above would run; nothing was changed.');
+    const compress = await hypertables(['--table', 'events_ms', '--segment-by', 'id', '--order-by', 'ts_ms desc',
+      '--compress-after', '7 days', '--dry-run']);
+    expect(compress.code).toBe(0);
+    expect(compress.stdout).toContain('(parameters: ["\\"public\\".\\"events_ms\\"","ts_ms","2592000000",false])');
+    expect(compress.stdout).toContain('by_range($2::name, $3::bigint)');
+    expect(compress.stdout).toContain(`ALTER TABLE "public"."events_ms" SET (timescaledb.compress, ` +
+      `timescaledb.compress_segmentby = '"id"', timescaledb.compress_orderby = '"ts_ms" DESC');`);
+    // An interval on an integer time column means chunk age.
+    expect(compress.stdout).toContain('add_compression_policy($1::regclass, compress_created_before => $2::interval, if_not_exists => true);');
+    expect(compress.stderr).toContain('compresses chunks by age (compress_created_before)');
+    expect(await sql(dbs.target, "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).toEqual([]);
+  });
+
+  it('converts timestamptz, bigint and quoted tables, sizing chunks from the source', async () => {
+    const r = await hypertables(['--table', 'metrics', '--table', 'events_ms', '--table', '"Sales Data"."Orders":"Created At"', '--json']);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    expect(results(r).map((x) => [x.table.table, x.timeColumn, x.chunkInterval, x.status])).toEqual([
+      ['metrics', 'time', '1 day', 'converted'],
+      ['events_ms', 'ts_ms', '2592000000', 'converted'],
+      // Not on the source's data (no rows there): TimescaleDB's default.
+      ['Orders', 'Created At', '7 days', 'converted'],
+    ]);
+    expect(results(r)[1]?.chunkIntervalReason).toMatch(/epoch milliseconds/);
+    expect(await dimensions()).toEqual([
+      { hypertable_schema: 'Sales Data', hypertable_name: 'Orders', column_name: 'Created At', time_interval: '7 days', integer_interval: null },
+      { hypertable_schema: 'public', hypertable_name: 'events_ms', column_name: 'ts_ms', time_interval: null, integer_interval: '2592000000' },
+      { hypertable_schema: 'public', hypertable_name: 'metrics', column_name: 'time', time_interval: '1 day', integer_interval: null },
+    ]);
+  });
+
+  it('leaves hypertables alone when run again (exit 0)', async () => {
+    const r = await hypertables(['--table', 'metrics', '--table', 'events_ms', '--json']);
+    expect(r.code).toBe(0);
+    expect(results(r).map((x) => [x.table.table, x.status, x.chunkInterval])).toEqual([
+      ['metrics', 'already-hypertable', '1 day'], ['events_ms', 'already-hypertable', '2592000000']]);
+    const text = await hypertables(['--table', 'metrics']);
+    expect(text.stdout).toMatch(/^public\.metrics\s+time \(timestamptz\)\s+1 day\s+already a hypertable/m);
+  });
+
+  it('refuses a primary key without the time column, naming it, and converts none of the tables', async () => {
+    const r = await hypertables(['--table', 'notes', '--table', 'orders', '--table', 'ticks:tick', '--chunk-interval', '1000']);
+    expect(r.code).toBe(2);
+    // All problems at once: the PK, and a --chunk-interval that does not suit the timestamptz table.
+    expect(r.stderr).toContain('The primary key orders_pkey of public.orders (id) does not include the time column created_at');
+    expect(r.stderr).toContain('ALTER TABLE "public"."orders" DROP CONSTRAINT "orders_pkey", ADD PRIMARY KEY ("id", "created_at");');
+    expect(r.stderr).toContain('The chunk interval "1000" has no unit, but "ts" is a timestamptz column.');
+    expect(r.stderr).toContain('nothing was changed');
+    expect(await hypertableNames()).toEqual(['Sales Data.Orders', 'public.events_ms', 'public.metrics']);
+  });
+
+  it('exits 2 for an unknown table, an unsupported column type, and a non-integer interval for an integer column', async () => {
+    const unknown = await hypertables(['--table', 'nowhere']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('The table public.nowhere does not exist on the target.');
+    const text = await hypertables(['--table', 'notes:body']);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain('The column "body" of public.notes has type text, which cannot be a time column.');
+    // "tick" does not look like a time column by name: it must be named.
+    const unnamed = await hypertables(['--table', 'ticks']);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain("next: Name the time column: --table 'public.ticks:time_column'.");
+    const interval = await hypertables(['--table', 'ticks:tick', '--chunk-interval', '1 day']);
+    expect(interval.code).toBe(2);
+    expect(interval.stderr).toContain('an integer time column needs a positive whole number');
+    const bad = await hypertables(['--table', 'notes', '--chunk-interval', 'fortnight']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--chunk-interval "fortnight" is not an interval');
+    expect(await hypertableNames()).toEqual(['Sales Data.Orders', 'public.events_ms', 'public.metrics']);
+  });
+
+  it('converts an integer table with an integer --chunk-interval, and a table referenced by a foreign key', async () => {
+    const r = await hypertables(['--table', 'ticks:tick', '--chunk-interval', '1000', '--json'], false);
+    expect(r.code).toBe(0);
+    expect(results(r)[0]).toMatchObject({ timeColumn: 'tick', timeType: 'integer', chunkInterval: '1000', status: 'converted' });
+    // TimescaleDB 2.16+ allows foreign keys that reference a hypertable.
+    const fk = await hypertables(['--table', 'readings', '--json'], false);
+    expect(fk.stderr).not.toMatch(/error:/);
+    expect(results(fk)[0]).toMatchObject({ status: 'converted', chunkInterval: '7 days' });
+    await sql(dbs.target, "INSERT INTO readings VALUES (1, '2024-01-01T00:00:00Z'); INSERT INTO reading_notes VALUES (1, '2024-01-01T00:00:00Z')");
+    await expect(sql(dbs.target, "INSERT INTO reading_notes VALUES (2, '2024-01-01T00:00:00Z')")).rejects.toThrow(/foreign key/);
+  });
+
+  it('converts a table that has rows with migrate_data, and warns', async () => {
+    const r = await hypertables(['--table', 'preloaded']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('public.preloaded already has rows on the target: converting with migrate_data => true');
+    expect(r.stdout).toMatch(/public\.preloaded: chunk interval from the target's rows: ~24 rows\/day/);
+    const [row] = await sql<{ n: string; chunks: string }>(dbs.target,
+      "SELECT (SELECT count(*) FROM preloaded) AS n, (SELECT count(*) FROM show_chunks('preloaded')) AS chunks");
+    expect(row).toEqual({ n: '100', chunks: expect.any(String) });
+    expect(Number(row?.chunks)).toBeGreaterThan(0);
+    const [only] = await sql<{ n: string }>(dbs.target, 'SELECT count(*) AS n FROM ONLY preloaded');
+    expect(only?.n).toBe('0'); // every row moved into chunks
+  });
+
+  it('enables compression with segment-by/order-by and a policy job', async () => {
+    await sql(dbs.target, `CREATE TABLE "Sales Data"."Returns" ("Created At" timestamptz NOT NULL, "Region's Code" text, "Order Id" int)`);
+    const r = await hypertables(['--table', '"Sales Data"."Returns"', '--compress', '--segment-by', `"Region's Code"`,
+      '--order-by', '"Created At" DESC, "Order Id"', '--compress-after', '14 days', '--json'], false);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    const [result] = results(r);
+    expect(result?.compression).toEqual({ status: 'enabled', segmentBy: ["Region's Code"], orderBy: '"Created At" DESC, "Order Id"',
+      compressAfter: '14 days' });
+    const settings = await sql(dbs.target, `SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc
+      FROM timescaledb_information.compression_settings WHERE hypertable_name = 'Returns' ORDER BY attname`);
+    expect(settings).toEqual([
+      { attname: 'Created At', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
+      { attname: 'Order Id', segmentby_column_index: null, orderby_column_index: 2, orderby_asc: true },
+      { attname: "Region's Code", segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
+    ]);
+    const jobs = await sql<{ job_id: number; config: Record<string, unknown> }>(dbs.target, `SELECT job_id, config FROM
+      timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'Returns'`);
+    expect(jobs).toEqual([{ job_id: result?.policyJobId, config: expect.objectContaining({ compress_after: '14 days' }) }]);
+
+    // Again: nothing changes, the same job is reported.
+    const again = await hypertables(['--table', '"Sales Data"."Returns"', '--compress-after', '14 days', '--json'], false);
+    expect(again.code).toBe(0);
+    expect(results(again)[0]).toMatchObject({ status: 'already-hypertable', policyJobId: result?.policyJobId,
+      compression: { status: 'already-enabled' } });
+    // Compression on an existing hypertable; a column that does not exist is exit 2.
+    const missing = await hypertables(['--table', 'metrics', '--segment-by', 'nope'], false);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('public.metrics has no column "nope"');
+    const metrics = await hypertables(['--table', 'metrics', '--segment-by', 'device_id', '--compress-after', '30 days', '--json'], false);
+    expect(results(metrics)[0]).toMatchObject({ status: 'already-hypertable', compression: { status: 'enabled' } });
+    expect(results(metrics)[0]?.policyJobId).toEqual(expect.any(Number));
+  });
+
+  it('candidates reads a TimescaleDB database too: hypertables keep their dimension and chunk interval', async () => {
+    const r = await runCli(['candidates', '--source', dbs.target, '--min-size', '0', '--json']);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as Candidate[];
+    expect(list.every((c) => !c.table.schema.startsWith('_timescaledb'))).toBe(true);
+    const preloaded = list.find((c) => c.table.table === 'preloaded');
+    // 30 days: what \`hypertables\` chose from the target's rows, read back from the dimension.
+    expect(preloaded).toMatchObject({ hypertable: true, estimatedRows: 100, chunkInterval: { value: '30 days' },
+      timeColumn: { name: 'time', reason: expect.stringMatching(/^the hypertable's time dimension/) as unknown as string } });
+    expect(preloaded?.totalBytes).toBeGreaterThan(8192); // the chunks' size, not the empty parent's
+    expect(list.find((c) => c.table.table === 'events_ms')?.chunkInterval?.value).toBe('2592000000');
+  });
+
+  it('says so when the target server has TimescaleDB installed but not preloaded', async () => {
+    // The source cluster has the TimescaleDB files but does not preload the library.
+    const r = await runCli(['hypertables', '--target', dbs.source, '--table', 'metrics']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('TimescaleDB is installed on the target server but not in shared_preload_libraries');
+    expect(r.stderr).toMatch(/next: .*shared_preload_libraries = 'timescaledb'/);
+  });
+});
