@@ -9,13 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
-import { resolveTimeColumn } from './catalog.js';
+import { resolveTable, resolveTimeColumn, type TableInfo } from './catalog.js';
 import type { Client } from './db.js';
 import { MigrateError, UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { displayName, parseTableSpec, sameTable, type QualifiedName, type TableSpec } from './identifiers.js';
 import {
-  TIME_TYPES, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, exampleFor, type TimeType,
+  TIME_TYPES, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, exampleFor, toTimeType, type TimeType,
 } from './time-values.js';
 
 export const COMPLETION_POINTS_FILE = 'completion-points.json';
@@ -159,26 +159,27 @@ export interface ResolveInput {
  * Each table's completion point: its own `schema.table=VALUE`, else the bare `--until VALUE`, else
  * the recorded point. Every table without a usable value is reported in one UsageError.
  */
-export async function resolveUntil(input: ResolveInput & { untilFlags: string[] }): Promise<Map<string, ResolvedUntil>> {
+export async function resolveUntil(input: ResolveInput & { untilFlags: string[]; /** default true */ useRecorded?: boolean }):
+  Promise<Map<string, ResolvedUntil>> {
   const flags = splitValueFlags(input.untilFlags, input.tables, '--until');
-  const recorded = await readCompletionPoints(input.dir);
+  const recorded = input.useRecorded === false ? { version: 1 as const, tables: {} } : await readCompletionPoints(input.dir);
   const result = new Map<string, ResolvedUntil>();
   const problems: string[] = [];
   for (const spec of input.tables) {
     const key = displayName(spec);
-    const time = await resolveTimeColumn(input.source, spec, spec.column);
+    const time = await resolveTimeColumn(input.source, await resolveTable(input.source, spec, 'source'), spec.column);
     const own = flags.perTable.get(key);
     const raw = own ?? flags.all;
     if (raw !== undefined) {
       const value = await checkValue(input.source, raw, time.type, {
-        key, own: own !== undefined, flag: '--until', timezone: input.timezone, allowInfinite: false, problems,
+        key, own: own !== undefined, flag: '--until', timezone: input.timezone, allowInfinite: false, problems, manyTables: input.tables.length > 1,
       });
       if (value !== undefined) result.set(key, { column: time.column, type: time.type, until: value });
       continue;
     }
     const point = recordedPointFor(recorded, spec);
     if (point === undefined) {
-      problems.push(`${key}: no --until given and no completion point recorded`);
+      problems.push(`${key}: no --until given${input.useRecorded === false ? '' : ' and no completion point recorded'}`);
     } else if (point.column !== time.column || point.type !== time.type) {
       problems.push(`${key}: the recorded completion point is for ${point.column} (${shortTypeName(point.type)}), ` +
         `but the time column is ${time.column} (${shortTypeName(time.type)}); record it again`);
@@ -202,7 +203,7 @@ export async function resolveFrom(input: ResolveInput & { fromFlags: string[] })
   const problems: string[] = [];
   for (const spec of input.tables) {
     const key = displayName(spec);
-    const time = await resolveTimeColumn(input.source, spec, spec.column);
+    const time = await resolveTimeColumn(input.source, await resolveTable(input.source, spec, 'source'), spec.column);
     const own = flags.perTable.get(key);
     const raw = own ?? flags.all;
     // -infinity means "from the first row" for every type, including integer columns (which have no infinity).
@@ -211,7 +212,7 @@ export async function resolveFrom(input: ResolveInput & { fromFlags: string[] })
       continue;
     }
     const value = await checkValue(input.source, raw, time.type, {
-      key, own: own !== undefined, flag: '--from', timezone: input.timezone, allowInfinite: false, problems,
+      key, own: own !== undefined, flag: '--from', timezone: input.timezone, allowInfinite: false, problems, manyTables: input.tables.length > 1,
     });
     if (value !== undefined) result.set(key, { column: time.column, type: time.type, from: value });
   }
@@ -230,6 +231,8 @@ interface CheckOptions {
   timezone: string | undefined;
   allowInfinite: boolean;
   problems: string[];
+  /** Several tables share a bare value: a misfit probably means they need their own. */
+  manyTables: boolean;
 }
 
 /** Parse and normalize one value for one table; a misfit becomes a line in `problems`. */
@@ -243,7 +246,7 @@ async function checkValue(client: Client, raw: string, type: TimeType, options: 
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     let line = `${options.key} (${shortTypeName(type)}): ${error.message}${error.hint ? ` ${error.hint}` : ''}`;
-    if (!options.own) {
+    if (!options.own && options.manyTables) {
       // The bare value was meant for another table's type, most likely.
       line += ` Tables with different time-column types need their own value: ${options.flag} ${options.key}=` +
         `${isIntegerTimeType(type) ? exampleFor(type) : exampleFor(type).split(' or ')[0]}.`;
@@ -251,4 +254,40 @@ async function checkValue(client: Client, raw: string, type: TimeType, options: 
     options.problems.push(line);
     return undefined;
   }
+}
+
+/** A table on both sides with its time column, as completion-point and validate need it. */
+export interface TimeTablePair {
+  /** The spec with its time column filled in. */
+  spec: TableSpec & { column: string };
+  key: string;
+  column: string;
+  type: TimeType;
+  source: TableInfo;
+  target: TableInfo;
+}
+
+/**
+ * Find each table on both sides and settle its time column: the one named, else the target
+ * hypertable's time dimension (that is what the backfill slices by), else the source's best guess.
+ * The column must exist on both sides with the same time type.
+ */
+export async function resolveTimeTables(source: Client, target: Client, tables: TableSpec[]): Promise<TimeTablePair[]> {
+  const pairs: TimeTablePair[] = [];
+  for (const spec of tables) {
+    const key = displayName(spec);
+    const [sourceInfo, targetInfo] = [await resolveTable(source, spec, 'source'), await resolveTable(target, spec, 'target')];
+    const chosen = spec.column ?? targetInfo.hypertable?.column;
+    const time = await resolveTimeColumn(source, sourceInfo, chosen);
+    const onTarget = targetInfo.columns.find((c) => c.name === time.column);
+    const targetType = onTarget ? toTimeType(onTarget.type) : undefined;
+    if (!onTarget || targetType !== time.type) {
+      throw new UsageError(`The time column ${time.column} of ${key} is ${shortTypeName(time.type)} on the source but ` +
+        `${onTarget ? onTarget.type : 'missing'} on the target.`, {
+        hint: 'Source and target tables must have the same time column; run `migrate schema` again or name the column with --table schema.table:column.',
+      });
+    }
+    pairs.push({ spec: { ...spec, column: time.column }, key, column: time.column, type: time.type, source: sourceInfo, target: targetInfo });
+  }
+  return pairs;
 }

@@ -88,7 +88,12 @@ export function parseTimeValue(raw: string, type: TimeType, options: ParseOption
   };
   if (INFINITE.test(text) && !isIntegerTimeType(type)) {
     if (!options.allowInfinite) bad('an infinite value cannot be used here', exampleFor(type));
-    return { type, text: text.toLowerCase() };
+    // PostgreSQL reads `infinity` and `-infinity` but not `+infinity`.
+    return { type, text: text.toLowerCase().replace(/^\+/, '') };
+  }
+  if (INFINITE.test(text)) {
+    bad(`${type} has no infinity${options.allowInfinite ? ' (leave the lower bound out to start from the first row)' : ''}`,
+      exampleFor(type));
   }
   switch (type) {
     case 'bigint':
@@ -136,11 +141,15 @@ export function exampleFor(type: TimeType): string {
  */
 export async function normalizeTimeValue(client: Client, value: TimeValue, label = 'The time value'): Promise<string> {
   if (isIntegerTimeType(value.type)) return value.text;
-  const sql = value.timezone
-    ? `SELECT (($1::timestamp) AT TIME ZONE $2)::timestamptz::text AS v`
-    : `SELECT ($1::${value.type})::text AS v`;
+  // Render timestamptz in UTC explicitly rather than trusting the session's TimeZone: `SET LOCAL`
+  // outside a transaction is a no-op (with a WARNING), and inside the caller's transaction it would
+  // change their zone behind their back. `(v AT TIME ZONE 'UTC')::text || '+00'` is exactly what a
+  // UTC session prints for a finite value.
+  const source = value.timezone ? `(($1::timestamp) AT TIME ZONE $2)` : `($1::${value.type})`;
+  const sql = value.type === 'timestamp with time zone'
+    ? `SELECT CASE WHEN isfinite(v) THEN (v AT TIME ZONE 'UTC')::text || '+00' ELSE v::text END AS v FROM (SELECT ${source} AS v) s`
+    : `SELECT (${source})::text AS v`;
   try {
-    await client.query("SET LOCAL TimeZone = 'UTC'").catch(() => undefined);
     const { rows } = await client.query<{ v: string }>(sql, value.timezone ? [value.text, value.timezone] : [value.text]);
     return rows[0]?.v as string;
   } catch (error) {
@@ -152,4 +161,17 @@ export async function normalizeTimeValue(client: Client, value: TimeValue, label
     }
     throw error;
   }
+}
+
+/**
+ * A normalized time value as an SQL literal with an explicit cast: `'2024-01-01 00:00:00+00'::timestamp with time zone`.
+ * Only for statements that cannot take parameters (COPY (SELECT …) TO STDOUT). Values reaching it were
+ * normalized by PostgreSQL; quotes are doubled anyway, and a backslash switches to an E'' literal with
+ * backslashes doubled, so the literal is safe whatever standard_conforming_strings says.
+ */
+export function timeLiteral(text: string, type: TimeType): string {
+  if (text.includes('\0')) throw new UsageError('A time value cannot contain a NUL character.');
+  if (!(TIME_TYPES as readonly string[]).includes(type)) throw new Error(`Not a time type: ${String(type)}`);
+  const quoted = text.replace(/'/g, "''");
+  return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'::${type}` : `'${quoted}'::${type}`;
 }

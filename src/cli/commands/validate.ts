@@ -1,0 +1,150 @@
+/** `migrate validate`: compare source and target over [from, T); exit 3 when anything differs. */
+import type { Command } from 'commander';
+import { DifferencesFoundError, MigrateError } from '../../core/errors.js';
+import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
+import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import { prepareRuntime, printResult } from '../run.js';
+import { formatTable } from '../table.js';
+import type { TableValidation, ValidateResult } from '../../steps/validate.js';
+
+interface Flags extends CommonFlags {
+  table?: string[];
+  until?: string[];
+  from?: string[];
+  timezone?: string;
+  estimate?: boolean;
+  repair?: boolean;
+}
+
+export function register(program: Command): void {
+  withTableOption(withCommonOptions(program.command('validate')
+    .description('compare source and target below the completion point: row counts and checksums per slice')),
+  'a table to validate (repeatable): schema.table[:time_column]; default: the tables with recorded completion points')
+    .option('--until <T>', 'upper bound (exclusive): VALUE or schema.table=VALUE; default: the recorded completion point', collect)
+    .option('--from <start>', 'lower bound (inclusive): VALUE or schema.table=VALUE; default: -infinity (every row below T)', collect)
+    .option('--timezone <zone>', 'zone of --until/--from values written without an offset (e.g. Europe/Berlin)')
+    .option('--estimate', 'fast and approximate: ANALYZE and compare row estimates (whole tables, no checksums)')
+    .option('--repair', 're-backfill the slices that differ, then check them again')
+    .action(async (flags: Flags) => {
+      let tables = parseTables(flags.table);
+      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const { ctx } = runtime;
+      if (tables.length === 0) {
+        // Like backfill: without --table, the tables whose completion points were recorded.
+        const points = await import('../../core/completion-points.js');
+        tables = points.recordedTables(await points.readCompletionPoints(ctx.dir));
+      }
+      const { runValidate } = await import('../../steps/validate.js');
+      const startedAt = new Date().toISOString();
+      const result = await runValidate({
+        tables,
+        ...(flags.until ? { until: flags.until } : {}),
+        ...(flags.from ? { from: flags.from } : {}),
+        ...(flags.timezone !== undefined ? { timezone: flags.timezone } : {}),
+        ...(flags.estimate ? { estimate: true } : {}),
+        ...(flags.repair ? { repair: true } : {}),
+      }, ctx);
+      if (result.mode === 'checksums' && !ctx.dryRun) {
+        // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
+        const { recordStepOutcome } = await import('../../core/state.js');
+        const differing = (result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table);
+        await recordStepOutcome(ctx.dir, 'validate', {
+          status: result.ok ? 'done' : 'failed', startedAt,
+          message: result.ok ? 'source and target match below the completion point' : `differences in ${differing.join(', ')}`,
+          data: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, rows: t.rows, ok: t.ok })) },
+        }).catch(() => undefined);
+      }
+      printResult(runtime, result, () => formatResult(result));
+      throwUnlessOk(result, flags);
+    });
+}
+
+function formatResult(result: ValidateResult): string {
+  if (result.mode === 'estimate') {
+    const rows = (n: number): string => (n < 0 ? '-' : `~${Math.round(n).toLocaleString('en-US')}`);
+    return [
+      'Row estimates after ANALYZE (approximate, whole tables; run without --estimate for exact checksums):',
+      formatTable(result.estimates ?? [], [
+        { header: 'table', value: (e) => e.table },
+        { header: 'source rows', value: (e) => rows(e.source), align: 'right' },
+        { header: 'target rows', value: (e) => rows(e.target), align: 'right' },
+        { header: 'difference', value: (e) => (e.status === 'unusable' ? '-' : `${(e.relativeDifference * 100).toFixed(2)}%`), align: 'right' },
+        { header: 'result', value: (e) => (e.note ? `${e.status}: ${e.note}` : e.status) },
+      ]),
+    ].join('\n');
+  }
+  const lines = [formatSummary(result.tables)];
+  const differing = result.tables.filter((t) => !t.ok);
+  if (differing.length > 0) lines.push('', 'Slices that differ:', formatDifferences(differing));
+  for (const t of result.tables) for (const w of t.warnings) lines.push(`warning: ${t.table}: ${w}`);
+  if (result.repair) {
+    lines.push('', result.repair.dryRun
+      ? `Dry run: would re-backfill ${result.repair.ranges.length} slice(s).`
+      : `Re-backfilled ${result.repair.ranges.length} slice(s); checked again:`);
+    if (!result.repair.dryRun) {
+      lines.push(formatSummary(result.repair.after));
+      const still = result.repair.after.filter((t) => !t.ok);
+      if (still.length > 0) lines.push('', 'Still differing:', formatDifferences(still));
+    }
+  }
+  if (result.ok) lines.push('', 'Source and target match below the completion point.');
+  return lines.join('\n');
+}
+
+function formatSummary(tables: TableValidation[]): string {
+  const n = (v: number): string => v.toLocaleString('en-US');
+  return formatTable(tables, [
+    { header: 'table', value: (t) => t.table },
+    { header: 'range', value: (t) => `[${t.from}, ${t.until})` },
+    { header: 'slices', value: (t) => n(t.slices), align: 'right' },
+    { header: 'source rows', value: (t) => n(t.rows.source), align: 'right' },
+    { header: 'target rows', value: (t) => n(t.rows.target), align: 'right' },
+    { header: 'result', value: (t) => (t.ok ? 'match' : `${t.differences.length} slice(s) differ`) },
+  ]);
+}
+
+function formatDifferences(tables: TableValidation[]): string {
+  const rows = tables.flatMap((t) => t.differences.map((d) => ({ table: t.table, ...d })));
+  const n = (v: number): string => v.toLocaleString('en-US');
+  return formatTable(rows, [
+    { header: 'table', value: (r) => r.table },
+    { header: 'slice', value: (r) => `[${r.start}, ${r.end})` },
+    { header: 'source rows', value: (r) => n(r.source.rows), align: 'right' },
+    { header: 'target rows', value: (r) => n(r.target.rows), align: 'right' },
+    { header: 'source checksum', value: (r) => r.source.checksum },
+    { header: 'target checksum', value: (r) => r.target.checksum },
+    { header: 'difference', value: (r) => r.kind.replace('-', ' ') },
+  ]);
+}
+
+function throwUnlessOk(result: ValidateResult, flags: Flags): void {
+  if (result.ok) return;
+  // The same tables and bounds, so the suggested command checks exactly what this run checked.
+  const tables = [...(flags.table ?? []).map((t) => `--table ${quoteArg(displayTableSpec(parseTableSpec(t)))}`),
+    ...(flags.until ?? []).map((v) => `--until ${quoteArg(v)}`), ...(flags.from ?? []).map((v) => `--from ${quoteArg(v)}`),
+    ...(flags.timezone ? [`--timezone ${quoteArg(flags.timezone)}`] : [])].join(' ');
+  if (result.mode === 'estimate') {
+    const unusable = (result.estimates ?? []).filter((e) => e.status === 'unusable');
+    if (unusable.length > 0 && unusable.length === (result.estimates ?? []).length) {
+      throw new MigrateError(`Row estimates cannot be compared for ${unusable.map((e) => e.table).join(', ')}: ${unusable[0]?.note}.`, {
+        hint: `Run \`migrate validate ${tables}\` without --estimate: exact counts and checksums work on compressed chunks.`,
+      });
+    }
+    throw new DifferencesFoundError('Row estimates differ between source and target (or could not be compared).', {
+      hint: `Run \`migrate validate ${tables}\` for exact counts and checksums per slice.`,
+    });
+  }
+  const differing = (result.repair && !result.repair.dryRun ? result.repair.after : result.tables).filter((t) => !t.ok);
+  const slices = differing.reduce((sum, t) => sum + t.differences.length, 0);
+  throw new DifferencesFoundError(`${slices} slice(s) of ${differing.map((t) => t.table).join(', ')} differ between source and target` +
+    `${result.repair && !result.repair.dryRun ? ' even after the repair' : ''}.`, {
+    hint: result.repair && !result.repair.dryRun
+      ? 'Rows may still be arriving below T (late or dual-written rows): check the application, then run ' +
+        `\`migrate validate ${tables} --repair\` again.`
+      : `Run \`migrate validate ${tables} --repair\` to re-backfill just those slices, or \`migrate backfill ${tables} --redo\`.`,
+  });
+}
+
+function quoteArg(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,190 @@
+/**
+ * `migrate validate`: does the target hold exactly the source's rows below the completion point?
+ *
+ * Per table and slice of [from, T): row counts and content checksums, computed in each database
+ * (validate-checksums.ts), each side read from one snapshot. A differing slice is reported with
+ * both sides' figures; `--repair` re-backfills just those slices and checks them again.
+ * `--estimate` is the reference procedure's fast approximate check instead (validate-estimate.ts).
+ */
+import { createHash } from 'node:crypto';
+import { resolveFrom, resolveTimeTables, resolveUntil, type TimeTablePair } from '../core/completion-points.js';
+import type { StepContext } from '../core/context.js';
+import { withClient, type Client } from '../core/db.js';
+import { UsageError } from '../core/errors.js';
+import { displayName, type TableSpec } from '../core/identifiers.js';
+import { shortTypeName } from '../core/time-values.js';
+import { lowestValue } from './backfill/axis.js';
+import {
+  EMPTY_SLICE, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type HashColumns, type SliceFigures,
+} from './validate-checksums.js';
+import { estimateTable, type EstimateRow } from './validate-estimate.js';
+import { checkRange, sliceEdges, type SliceEdges } from './validate-slices.js';
+
+export interface ValidateInput {
+  tables: TableSpec[];
+  /** --until flags (VALUE or schema.table=VALUE); default: the recorded completion points. */
+  until?: string[];
+  /** --from flags; default: everything below T. */
+  from?: string[];
+  timezone?: string;
+  estimate?: boolean;
+  repair?: boolean;
+}
+
+export interface SliceDifference {
+  start: string;
+  end: string;
+  source: SliceFigures & { checksum: string };
+  target: SliceFigures & { checksum: string };
+  /** missing-rows: target has fewer; extra-rows: more; changed-rows: same count, different content. */
+  kind: 'missing-rows' | 'extra-rows' | 'changed-rows';
+}
+
+export interface TableValidation {
+  table: string;
+  column: string;
+  type: string;
+  from: string;
+  until: string;
+  slicing: SliceEdges['origin'];
+  slices: number;
+  rows: { source: number; target: number };
+  /** Shared columns, in hashing order. */
+  columns: string[];
+  warnings: string[];
+  differences: SliceDifference[];
+  ok: boolean;
+}
+
+export interface ValidateResult {
+  mode: 'checksums' | 'estimate';
+  ok: boolean;
+  tables: TableValidation[];
+  estimates?: EstimateRow[];
+  /** With --repair: what was re-backfilled and how the second check went. */
+  repair?: { ranges: { table: string; start: string; end: string }[]; dryRun: boolean; after: TableValidation[] };
+}
+
+interface Prepared { pair: TimeTablePair; from: string; until: string; edges: SliceEdges; columns: HashColumns }
+
+export async function runValidate(input: ValidateInput, ctx: StepContext): Promise<ValidateResult> {
+  if (input.tables.length === 0) {
+    throw new UsageError('Name the tables to validate.', {
+      hint: 'Pass --table schema.table[:time_column] once per backfilled table, e.g. --table public.metrics ' +
+        '(without --table, the command validates the tables whose completion points were recorded).',
+    });
+  }
+  if (input.estimate && input.repair) {
+    throw new UsageError('--estimate and --repair do not go together: an estimate cannot say which slices differ.', {
+      hint: 'Run `migrate validate --repair` (exact checksums) to find and repair differing slices.',
+    });
+  }
+  return withClient(ctx.source, (source) => withClient(ctx.target, async (target) => {
+    // Before anything is read as text: values and slice edges travel between the two sessions.
+    await Promise.all([pinSessionFormats(source), pinSessionFormats(target)]);
+    const pairs = await resolveTimeTables(source, target, input.tables);
+    if (input.estimate) {
+      const estimates: EstimateRow[] = [];
+      for (const pair of pairs) estimates.push(await estimateTable(source, target, pair, ctx));
+      return { mode: 'estimate', ok: estimates.every((e) => e.status === 'match'), tables: [], estimates };
+    }
+    const prepared = await prepare(source, target, pairs, input, ctx);
+    const tables = await compareAll(source, target, prepared, ctx);
+    const result: ValidateResult = { mode: 'checksums', ok: tables.every((t) => t.ok), tables };
+    if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx);
+    if (result.repair && !ctx.dryRun) result.ok = result.repair.after.every((t) => t.ok);
+    return result;
+  }));
+}
+
+async function prepare(source: Client, target: Client, pairs: TimeTablePair[], input: ValidateInput, ctx: StepContext):
+  Promise<Prepared[]> {
+  const common = { tables: pairs.map((p) => p.spec), dir: ctx.dir, source, ...(input.timezone ? { timezone: input.timezone } : {}) };
+  const untils = await resolveUntil({ ...common, untilFlags: input.until ?? [] });
+  const froms = await resolveFrom({ ...common, fromFlags: input.from ?? [] });
+  const prepared: Prepared[] = [];
+  for (const pair of pairs) {
+    const until = untils.get(pair.key)?.until as string;
+    const from = froms.get(pair.key)?.from ?? lowestValue(pair.type);
+    await checkRange(source, pair, from, until);
+    const columns = hashColumns(pair.source.columns, pair.target.columns);
+    prepared.push({ pair, from, until, columns, edges: await sliceEdges(source, target, pair, from, until) });
+  }
+  return prepared;
+}
+
+/** Compare every table, each side in one read-only snapshot, both sides at the same time. */
+async function compareAll(source: Client, target: Client, prepared: Prepared[], ctx: StepContext): Promise<TableValidation[]> {
+  // Session settings were pinned before (a SET inside this transaction would end with its ROLLBACK).
+  await Promise.all([source, target].map((client) => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')));
+  try {
+    const results: TableValidation[] = [];
+    for (const [i, p] of prepared.entries()) {
+      ctx.emit({ type: 'phase', id: 'validate', message: `Checksumming ${p.pair.key} on both sides (${i + 1}/${prepared.length})…` });
+      results.push(await compareTable(source, target, p));
+      ctx.emit({ type: 'done', id: 'validate', message: describeOutcome(results[results.length - 1] as TableValidation), ok: results[results.length - 1]?.ok });
+    }
+    return results;
+  } finally {
+    await Promise.all([source, target].map((client) => client.query('ROLLBACK').catch(() => undefined)));
+  }
+}
+
+async function compareTable(source: Client, target: Client, p: Prepared): Promise<TableValidation> {
+  const { pair } = p;
+  const query = { table: pair.spec, column: pair.column, type: pair.type, from: p.from, until: p.until, edges: p.edges.edges,
+    columns: p.columns };
+  const [onSource, onTarget] = await Promise.all([
+    sliceChecksums(source, { ...query, side: 'source' }), sliceChecksums(target, { ...query, side: 'target' })]);
+  const bounds = [p.from, ...p.edges.edges, p.until];
+  const differences: SliceDifference[] = [];
+  const total = { source: 0, target: 0 };
+  for (let i = 0; i + 1 < bounds.length; i += 1) {
+    const s = onSource.get(i) ?? EMPTY_SLICE;
+    const t = onTarget.get(i) ?? EMPTY_SLICE;
+    total.source += s.rows;
+    total.target += t.rows;
+    if (sameFigures(s, t)) continue;
+    differences.push({
+      start: bounds[i] as string, end: bounds[i + 1] as string,
+      source: { ...s, checksum: shortChecksum(s) }, target: { ...t, checksum: shortChecksum(t) },
+      kind: t.rows < s.rows ? 'missing-rows' : t.rows > s.rows ? 'extra-rows' : 'changed-rows',
+    });
+  }
+  const warnings: string[] = [];
+  if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
+  if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
+  for (const [name, type] of p.columns.casts) warnings.push(`${name} differs in type; the target's values are cast to ${type}`);
+  return {
+    table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
+    slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ok: differences.length === 0,
+  };
+}
+
+/** A short, stable label for a slice's figures (the full sums are in --json). */
+function shortChecksum(f: SliceFigures): string {
+  return f.rows === 0 ? '-' : createHash('sha256').update(`${f.rows}:${f.sum1}:${f.sum2}`).digest('hex').slice(0, 12);
+}
+
+function describeOutcome(t: TableValidation): string {
+  return t.ok
+    ? `${t.table}: ${t.slices} slice(s) match (${t.rows.source.toLocaleString('en-US')} rows).`
+    : `${t.table}: ${t.differences.length} of ${t.slices} slice(s) differ.`;
+}
+
+/** Re-backfill the differing slices, then check those tables again. */
+async function repair(source: Client, target: Client, prepared: Prepared[], tables: TableValidation[], ctx: StepContext):
+  Promise<NonNullable<ValidateResult['repair']>> {
+  const { runBackfill } = await import('./backfill/index.js');
+  const broken = prepared.filter((_, i) => !tables[i]?.ok);
+  const ranges = broken.flatMap((p) => (tables.find((t) => t.table === p.pair.key)?.differences ?? [])
+    .map((d) => ({ table: p.pair.spec, start: d.start, end: d.end })));
+  ctx.emit({ type: 'info', message: `Repairing ${ranges.length} slice(s) by backfilling them again…` });
+  await runBackfill({
+    tables: broken.map((p) => ({ table: p.pair.spec, timeColumn: p.pair.column, from: p.from, until: p.until })),
+    onlyRanges: ranges.map((r) => ({ table: { schema: r.table.schema, table: r.table.table }, start: r.start, end: r.end })),
+  }, ctx);
+  const result = { ranges: ranges.map((r) => ({ table: displayName(r.table), start: r.start, end: r.end })), dryRun: ctx.dryRun };
+  if (ctx.dryRun) return { ...result, after: [] };
+  return { ...result, after: await compareAll(source, target, broken, ctx) };
+}
