@@ -1,0 +1,38 @@
+/**
+ * Step 4: dump the schema and the plain tables' data (without the chosen tables' data) and load it.
+ * Loading into a target that already holds tables is destructive-adjacent: we list what is there and
+ * need an explicit yes (plan `schema.allowNonEmptyTarget`; --yes alone never says it).
+ */
+import { withClient } from '../core/db.js';
+import { UsageError } from '../core/errors.js';
+import { displayName } from '../core/identifiers.js';
+import { listTargetUserTables } from '../steps/schema-catalog.js';
+import { answer, missingAnswer, remember, type StepResult, type WizardContext } from './context.js';
+import { tableSpecOf } from './select-hypertables.js';
+
+export async function schemaStep(ctx: WizardContext): Promise<StepResult> {
+  const { runSchema } = await import('../steps/schema.js');
+  const tables = (ctx.answers.tables ?? []).map(tableSpecOf);
+  const existing = await withClient(ctx.step.target, (client) => listTargetUserTables(client));
+  let allowNonEmptyTarget = ctx.answers.schema?.allowNonEmptyTarget ?? false;
+  if (existing.length > 0 && !allowNonEmptyTarget) {
+    ctx.say(`The target already holds ${existing.length} table(s): ${existing.slice(0, 15).map(displayName).join(', ')}` +
+      `${existing.length > 15 ? ', …' : ''}.\nLoading the schema into it may fail on objects that exist, or mix with their data.`);
+    const spec = { field: 'schema.allowNonEmptyTarget', what: 'whether to load into a target that already holds tables' };
+    if (!ctx.interactive) throw missingAnswer(ctx, spec);
+    allowNonEmptyTarget = await answer(ctx, { ...spec, given: undefined,
+      ask: () => ctx.prompts.confirm({ message: 'Load the schema into this non-empty target anyway?', default: false }) });
+    if (!allowNonEmptyTarget) {
+      throw new UsageError('Stopped before loading the schema: the target is not empty.', {
+        hint: 'Point --target at an empty database (or empty this one), then run `migrate resume`.',
+      });
+    }
+    await remember(ctx, { schema: { ...(ctx.answers.schema ?? {}), allowNonEmptyTarget } });
+  } else {
+    const go = await answer(ctx, { field: 'schema', what: 'confirmation to dump and load the schema', given: undefined, fallback: true,
+      ask: () => ctx.prompts.confirm({ message: `Dump the schema and plain data${tables.length ? ` (without the data of ${tables.length} chosen table(s))` : ''} and load it into the target?`, default: true }) });
+    if (!go) throw new UsageError('Stopped before loading the schema.', { hint: 'Run `migrate resume` when ready.' });
+  }
+  const result = await runSchema({ tables, allowNonEmptyTarget }, ctx.step);
+  return { status: 'done', message: `schema loaded; data of ${tables.length} table(s) left for the backfill`, outcome: result };
+}

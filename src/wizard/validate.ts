@@ -1,0 +1,49 @@
+/**
+ * Step 9: compare source and target over [start, T) per slice and show the table of results.
+ * Differences fail the step (exit 3) with what differs; after fixing (`migrate validate --repair`),
+ * `migrate resume` checks again.
+ */
+import { formatTable } from '../cli/table.js';
+import { DifferencesFoundError } from '../core/errors.js';
+import type { ValidateResult } from '../steps/validate.js';
+import { answer, remember, type StepResult, type WizardContext } from './context.js';
+import { tableSpecOf } from './select-hypertables.js';
+
+export function formatValidation(result: ValidateResult): string {
+  return formatTable(result.tables, [
+    { header: 'table', value: (t) => t.table },
+    { header: 'range', value: (t) => `[${t.from}, ${t.until})` },
+    { header: 'slices', value: (t) => String(t.slices), align: 'right' },
+    { header: 'source rows', value: (t) => t.rows.source.toLocaleString('en-US'), align: 'right' },
+    { header: 'target rows', value: (t) => t.rows.target.toLocaleString('en-US'), align: 'right' },
+    { header: 'result', value: (t) => (t.ok ? 'match' : `${t.differences.length} slice(s) differ`) },
+  ]);
+}
+
+export async function validateStep(ctx: WizardContext): Promise<StepResult> {
+  const tables = ctx.answers.tables ?? [];
+  if (tables.length === 0) return { status: 'skipped', message: 'no backfilled tables to compare' };
+  const skip = await answer(ctx, {
+    field: 'validate.skip', what: 'whether to validate the backfilled data', given: ctx.answers.validate?.skip, fallback: false,
+    ask: async () => !(await ctx.prompts.confirm({ message: 'Compare source and target over the backfilled range now?', default: true })),
+  });
+  await remember(ctx, { validate: { ...(ctx.answers.validate ?? {}), skip } });
+  if (skip) return { status: 'skipped', message: 'skipped on request (run `migrate validate` later)' };
+  const { runValidate } = await import('../steps/validate.js');
+  const from = ctx.answers.backfill?.from;
+  const result = await runValidate({ tables: tables.map(tableSpecOf), ...(from ? { from: [from] } : {}) }, ctx.step);
+  ctx.say(formatValidation(result));
+  const differing = result.tables.filter((t) => !t.ok);
+  if (!result.ok) {
+    throw new DifferencesFoundError(`Source and target differ in ${differing.map((t) => t.table).join(', ')} over [start, T).`, {
+      hint: `See the differing slices with \`migrate validate --dir ${ctx.step.dir}\`; re-copy them with ` +
+        '`migrate validate --repair`, then run `migrate resume`.',
+    });
+  }
+  const rows = result.tables.reduce((sum, t) => sum + t.rows.target, 0);
+  return {
+    status: 'done',
+    message: `source and target match: ${rows.toLocaleString('en-US')} rows in ${result.tables.length} table(s) below T`,
+    outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slices: t.slices, rows: t.rows, ok: t.ok })) },
+  };
+}
