@@ -26,7 +26,10 @@ export interface RenderOptions {
 
 export function createRenderer(options: RenderOptions): Renderer {
   if (options.json) return jsonRenderer();
-  return options.tty ? ttyRenderer() : plainRenderer(options.progressEvery ?? 5);
+  // A terminal that reports no width (some pseudo-terminals) makes ora's line clearing spin
+  // forever, so those get plain lines.
+  const usableTty = options.tty && (process.stderr.columns ?? 0) > 0;
+  return usableTty ? ttyRenderer() : plainRenderer(options.progressEvery ?? 5);
 }
 
 function jsonRenderer(): Renderer {

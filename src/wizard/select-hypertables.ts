@@ -5,7 +5,7 @@
  * Unattended, the plan's `tables` are examined the same way and any blocker stops the run.
  */
 import { MigrateError } from '../core/errors.js';
-import { displayName, displayTableSpec, parseTableSpec, type TableSpec } from '../core/identifiers.js';
+import { displayName, displayTableSpec, parseTableSpec, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import type { PlanTable } from '../core/plan.js';
 import { formatBytes } from '../cli/table.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
@@ -50,11 +50,14 @@ async function askTables(ctx: WizardContext, candidates: Candidate[]): Promise<P
     if (await ctx.prompts.confirm({ message: `${name}: enable compression?`, default: false })) {
       const integer = /int/.test(c.timeColumn?.type ?? '');
       const segmentBy = await ctx.prompts.input({ message: `${name}: segment by (comma-separated columns, empty for none)`, default: '' });
-      const compressAfter = await ctx.prompts.input({ message: `${name}: compress chunks older than`,
-        ...(integer ? {} : { default: '7 days' }), validate: (v) => v.trim() !== '' || 'Give an interval (or an integer for integer time).' });
+      // For integer time an interval compresses by chunk age (compress_created_before); a whole
+      // number would need an integer_now function the target usually lacks, so suggest the interval.
+      const compressAfter = await ctx.prompts.input({
+        message: integer ? `${name}: compress chunks created more than … ago` : `${name}: compress chunks older than`,
+        default: '7 days', validate: (v) => v.trim() !== '' || 'Give an interval like "7 days".' });
       entry.compress = {
         ...(segmentBy.trim() ? { segmentBy: segmentBy.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        orderBy: `${timeColumn} DESC`, compressAfter: compressAfter.trim(),
+        orderBy: `${quoteIdent(timeColumn)} DESC`, compressAfter: compressAfter.trim(),
       };
     }
     result.push(entry);
