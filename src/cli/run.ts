@@ -72,3 +72,24 @@ export function printResult(runtime: Pick<CommandRuntime, 'json' | 'renderer'>, 
   runtime.renderer.pause();
   process.stdout.write(runtime.json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
 }
+
+/**
+ * Record a subcommand's outcome in <dir>/state.json so `migrate status` and `migrate resume` know
+ * about work done from shell scripts. Never under --dry-run. Recording is bookkeeping: when it cannot
+ * be done (the wizard holds the lock, the directory is read-only) the command's real work still
+ * stands, so it warns instead of failing.
+ */
+export async function recordOutcome(runtime: Pick<CommandRuntime, 'ctx'>, stepIds: string[],
+  outcome: { status: 'done' | 'failed' | 'skipped'; message: string; data?: unknown; startedAt?: string }): Promise<void> {
+  const { ctx } = runtime;
+  if (ctx.dryRun) return;
+  try {
+    const { recordStepOutcome } = await import('../core/state.js');
+    const { ensureWritableDir } = await import('../core/files.js');
+    await ensureWritableDir(ctx.dir);
+    for (const stepId of stepIds) await recordStepOutcome(ctx.dir, stepId, outcome);
+  } catch (error) {
+    ctx.emit({ type: 'warn', message: `Could not record this step in ${ctx.dir}/state.json: ${(error as Error).message}`,
+      detail: ['`migrate status` will not show it; the work itself is done.'] });
+  }
+}

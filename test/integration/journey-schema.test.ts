@@ -126,4 +126,14 @@ describe('journey: roles, schema and hypertables on a realistic source', () => {
     const again = await runCli(['hypertables', ...common(), '--table', 'public.metrics:time']);
     expect(again.code, again.stderr).toBe(0);
   });
+
+  it('records what the subcommands did, so status knows where the migration stands', async () => {
+    const result = await runCli(['status', '--dir', dir, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { steps: { id: string; status: string }[]; next: string };
+    const status = Object.fromEntries(report.steps.map((s) => [s.id, s.status]));
+    expect(status).toMatchObject({ roles: 'done', 'select-hypertables': 'done', schema: 'done' });
+    if (hasTimescale) expect(status.hypertables).toBe('done');
+    expect(result.stdout).not.toContain('test-secret-pw');
+  });
 });

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import { displayName } from '../../core/identifiers.js';
 import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
 import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 
 interface HypertablesFlags extends CommonFlags, TableFlags {
@@ -63,6 +63,8 @@ changed), a target without TimescaleDB.`)
           ...(compress ? { compress } : {}),
         })),
       }, runtime.ctx);
+      await recordOutcome(runtime, ['hypertables'], { status: 'done',
+        message: results.map((r) => `${displayName(r.table)}: ${r.status}`).join(', ') });
       printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun));
     });
 }

@@ -1,7 +1,7 @@
 /** `migrate roles`: dump the source's roles, rewrite them for the target, load them. */
 import type { Command } from 'commander';
 import { withCommonOptions, type CommonFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { RolesResult } from '../../steps/roles.js';
 import { CREATE_IF_MISSING_REASON } from '../../core/role-rewrite.js';
 import { displayIdent } from '../../core/identifiers.js';
@@ -14,6 +14,10 @@ export function register(program: Command): void {
       const runtime = await prepareRuntime(flags, { writesDir: true });
       const { runRoles } = await import('../../steps/roles.js');
       const result = await runRoles({ load: flags.load }, runtime.ctx);
+      if (result.loaded) {
+        await recordOutcome(runtime, ['roles'], { status: 'done', message: `${result.roles.length} roles loaded`,
+          data: { roles: result.roles, alreadyExisting: result.alreadyExisting, passwordsIncluded: result.passwordsIncluded } });
+      }
       printResult(runtime, result, () => formatRolesResult(result));
     });
 }

@@ -3,7 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { displayName, displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
 import type { SchemaResult } from '../../steps/schema.js';
 import { parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 
 export function register(program: Command): void {
   withTableOption(withCommonOptions(program.command('schema')
@@ -28,6 +28,10 @@ column, target not empty without --yes, unwritable --dir).`)
       const runtime = await prepareRuntime(flags, { writesDir: true, yes: flags.yes });
       const { runSchema } = await import('../../steps/schema.js');
       const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes) }, runtime.ctx);
+      // Naming the tables here is the scripted form of the wizard's selection step.
+      await recordOutcome(runtime, ['select-hypertables', 'schema'], { status: 'done',
+        message: `schema loaded; ${tables.length} table(s) left empty for the backfill`,
+        data: { tables: tables.map((t) => displayTableSpec(t)) } });
       printResult(runtime, result, () => formatResult(result, flags.table ?? []));
     });
 }
