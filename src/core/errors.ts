@@ -81,8 +81,9 @@ export function isTransientError(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
   if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) return true;
   // 08xxx connection exceptions, 40001 serialization failure, 40P01 deadlock,
-  // 57P01..57P03 admin shutdown / crash shutdown / cannot connect now, 53300 too many connections.
-  if (/^08/.test(code) || ['40001', '40P01', '57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  // 57P01..57P03 admin shutdown / crash shutdown / cannot connect now, 57P05 idle-session timeout,
+  // 53300 too many connections.
+  if (/^08/.test(code) || ['40001', '40P01', '57P01', '57P02', '57P03', '57P05', '53300'].includes(code)) return true;
   return /Connection terminated|connection (was )?(closed|terminated)|Client has encountered a connection error/i
     .test(error.message);
 }

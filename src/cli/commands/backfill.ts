@@ -1,0 +1,122 @@
+/** `migrate backfill`: copy [from, T) of each table from source to target, exactly once, resumable, in parallel. */
+import type { Command } from 'commander';
+import type { Endpoint } from '../../core/connection.js';
+import { InterruptedError, UsageError } from '../../core/errors.js';
+import type { TableSpec } from '../../core/identifiers.js';
+import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
+import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
+import { prepareRuntime, printResult } from '../run.js';
+import { formatBytes, formatTable } from '../table.js';
+
+interface Flags extends CommonFlags {
+  table?: string[];
+  until?: string[];
+  from?: string[];
+  timezone?: string;
+  workers: string;
+  slice?: string;
+  redo?: boolean;
+}
+
+export function register(program: Command): void {
+  withTableOption(withCommonOptions(program.command('backfill')
+    .description('copy [start, T) of each table from source to target: exactly once, resumable, in parallel')),
+  'a table to backfill (repeatable): schema.table[:time_column]; default: the tables with recorded completion points')
+    .option('--until <T>', 'completion point (exclusive): VALUE for every table, or schema.table=VALUE (repeatable); ' +
+      'default: the point recorded by `migrate completion-point`', collect)
+    .option('--from <start>', 'lower bound (inclusive): VALUE or schema.table=VALUE; default: -infinity (every row below T)', collect)
+    .option('--timezone <zone>', 'zone of --until/--from values written without an offset (e.g. Europe/Berlin)')
+    .option('--workers <n>', 'parallel workers in this process, each with one connection per side', '4')
+    .option('--slice <width>', "slice width: an interval ('1 day') for time columns, a number for integer ones; " +
+      "default: the target's chunk interval, sized from row estimates")
+    .option('--redo', 'plan again and re-copy every slice, also the ones already done')
+    .addHelpText('after', `
+Each slice is one target transaction: claim it in the ledger (_migrate.backfill_slice), delete the
+target's rows in the slice's range, COPY the source's rows in, mark it done, commit. Rows >= T are
+never touched. Interrupted or failed runs continue where they stopped when run again (or with
+\`migrate resume\`); several processes, on several machines, can share the work.
+Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupted.`)
+    .action(async (flags: Flags) => {
+      const workers = Number(flags.workers);
+      if (!/^\d+$/.test(flags.workers.trim()) || workers < 1 || workers > 64) {
+        throw new UsageError(`--workers ${JSON.stringify(flags.workers)} is not a whole number from 1 to 64.`, { hint: 'Try --workers 4.' });
+      }
+      let tables = parseTables(flags.table);
+      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const { ctx } = runtime;
+      const points = await import('../../core/completion-points.js');
+      if (tables.length === 0) tables = points.recordedTables(await points.readCompletionPoints(ctx.dir));
+      if (tables.length === 0) {
+        throw new UsageError('No table to backfill: no --table given and no completion point recorded in ' +
+          `${ctx.dir}.`, { hint: 'Name the tables: `migrate backfill --table schema.table --until T`, or record T first with ' +
+          '`migrate completion-point --table schema.table --until T`.' });
+      }
+      const inputs = await resolveInputs(tables, flags, ctx);
+      const { runBackfill } = await import('../../steps/backfill/index.js');
+      const { recordStepOutcome } = await import('../../core/state.js');
+      const startedAt = new Date().toISOString();
+      const record = (status: 'done' | 'failed' | 'interrupted', message: string, data?: unknown): Promise<void> => ctx.dryRun
+        ? Promise.resolve()
+        : recordStepOutcome(ctx.dir, 'backfill', { status, message, startedAt, ...(data ? { data } : {}) }).catch(() => undefined);
+      let result: BackfillResult;
+      try {
+        result = await runBackfill({ tables: inputs, workers, ...(flags.slice ? { slice: flags.slice } : {}),
+          ...(flags.redo ? { redo: true } : {}) }, ctx);
+      } catch (error) {
+        await record(error instanceof InterruptedError ? 'interrupted' : 'failed', (error as Error).message);
+        throw error;
+      }
+      const rows = result.tables.reduce((n, t) => n + t.rowsCopied, 0);
+      const done = result.tables.reduce((n, t) => n + t.slicesDone, 0);
+      const total = result.tables.reduce((n, t) => n + t.slicesTotal, 0);
+      await record(result.complete ? 'done' : 'failed', `${done}/${total} slices done; copied ${rows.toLocaleString('en-US')} rows this run`,
+        { tables: result.tables });
+      printResult(runtime, result, () => formatResult(result));
+      if (!result.complete && !result.dryRun) process.exitCode = 1;
+    });
+}
+
+/** --until (or the recorded completion points) and --from, per table, typed by each table's time column. */
+async function resolveInputs(tables: TableSpec[], flags: Flags, ctx: { source: Endpoint; dir: string }): Promise<BackfillTableInput[]> {
+  const { withClient } = await import('../../core/db.js');
+  const { resolveUntil, resolveFrom } = await import('../../core/completion-points.js');
+  const { displayName } = await import('../../core/identifiers.js');
+  return withClient(ctx.source, async (source) => {
+    const base = { tables, dir: ctx.dir, source, ...(flags.timezone ? { timezone: flags.timezone } : {}) };
+    const until = await resolveUntil({ ...base, untilFlags: flags.until ?? [] });
+    const from = await resolveFrom({ ...base, fromFlags: flags.from ?? [] });
+    return tables.map((spec) => {
+      const key = displayName(spec);
+      const u = until.get(key);
+      if (!u) throw new UsageError(`No --until for ${key}.`, { hint: 'Pass --until T or run `migrate completion-point`.' });
+      const f = from.get(key)?.from;
+      return { table: spec, timeColumn: u.column, until: u.until, ...(f !== undefined ? { from: f } : {}) };
+    });
+  }, { applicationName: 'migrate backfill' });
+}
+
+function formatResult(result: BackfillResult): string {
+  if (result.dryRun) {
+    return `Dry run: nothing was changed. ${result.tables.map((t) => `${t.table}: ${t.slicesTotal} slice(s) to copy`).join('; ')}.`;
+  }
+  const table = formatTable(result.tables, [
+    { header: 'table', value: (t) => t.table },
+    { header: 'range', value: (t) => `[${t.from}, ${t.until})` },
+    { header: 'slices', value: (t) => `${t.slicesDone}/${t.slicesTotal}`, align: 'right' },
+    { header: 'rows copied', value: (t) => t.rowsCopied.toLocaleString('en-US'), align: 'right' },
+    { header: 'replaced', value: (t) => t.rowsReplaced.toLocaleString('en-US'), align: 'right' },
+    { header: 'size', value: (t) => formatBytes(t.bytesCopied), align: 'right' },
+    { header: 'time', value: (t) => `${(t.durationMs / 1000).toFixed(1)}s`, align: 'right' },
+    { header: 'rows/s', value: (t) => t.rowsPerSecond.toLocaleString('en-US'), align: 'right' },
+    { header: 'MB/s', value: (t) => t.mbPerSecond.toFixed(1), align: 'right' },
+    { header: 'format', value: (t) => t.format },
+  ]);
+  const lines = [table];
+  if (result.restoredPolicies.length > 0) {
+    lines.push('', `Compression policies restored: ${result.restoredPolicies.map((j) => `job ${j.jobId} (${j.wasScheduled ? 'on' : 'off, as before'})`).join(', ')}.`);
+  }
+  const decompressed = result.tables.reduce((n, t) => n + t.decompressedChunks.length, 0);
+  if (decompressed > 0) lines.push(`${decompressed} compressed chunk(s) were decompressed; the compression policy compresses them again.`);
+  lines.push('', result.complete ? 'Backfill complete. Next: `migrate validate`.' : 'Some slices are not done yet: run the same command again.');
+  return lines.join('\n');
+}

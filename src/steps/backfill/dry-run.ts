@@ -1,0 +1,80 @@
+/**
+ * `migrate backfill --dry-run`: show the slices and the SQL a run would execute, and change
+ * nothing (not even the ledger is created). Reads only catalogs and statistics.
+ */
+import type { StepContext } from '../../core/context.js';
+import type { Client } from '../../core/db.js';
+import { displayName, sameTable } from '../../core/identifiers.js';
+import { copyInSql, copyOutSql, deleteSql } from './copy.js';
+import type { BackfillInput, BackfillResult, BackfillTableResult } from './index.js';
+import { LEDGER_DDL, ledgerExists, readLedger, readPlan, slicesToCopy } from './ledger.js';
+import { compressedChunks, timescaleSchema } from './policies.js';
+import { slicePlanFor, type PreparedTable } from './prepare.js';
+import { describePlan, type PlannedSlice } from './slices.js';
+
+const SHOWN = 40;
+
+function sliceLines(slices: PlannedSlice[]): string[] {
+  const line = (s: PlannedSlice, i: number): string => `${String(i + 1).padStart(5)}  [${s.start}, ${s.end})  ~${s.estRows.toLocaleString('en-US')} rows`;
+  if (slices.length <= SHOWN) return slices.map(line);
+  return [...slices.slice(0, SHOWN - 5).map(line), `       … ${slices.length - SHOWN} more …`,
+    ...slices.slice(-5).map((s, i) => line(s, slices.length - 5 + i))];
+}
+
+export async function describeDryRun(source: Client, target: Client, tables: PreparedTable[],
+  input: BackfillInput & { workers: number }, ctx: StepContext): Promise<BackfillResult> {
+  const hasLedger = await ledgerExists(target);
+  if (!hasLedger) ctx.emit({ type: 'sql', side: 'target', sql: LEDGER_DDL.trim() });
+  const tsSchema = await timescaleSchema(target);
+  const results: BackfillTableResult[] = [];
+  for (const table of tables) {
+    const ranges = (input.onlyRanges ?? []).filter((r) => sameTable(r.table, table.name));
+    const recorded = hasLedger && (!input.redo || ranges.length > 0) ? await readPlan(target, table.name) : undefined;
+    let slices: PlannedSlice[];
+    let from: string;
+    let until: string;
+    let targetType = table.type;
+    if (recorded) {
+      const total = (await readLedger(target, table.name)).length;
+      slices = await slicesToCopy(target, recorded, ranges);
+      ({ from, until, targetType } = recorded);
+      ctx.emit({ type: 'info', message: `${table.key}: the ledger has a plan of ${total} slices over [${from}, ${until}); ` +
+        `these ${slices.length} would be copied${ranges.length > 0 ? ' (pending, or overlapping the ranges to re-copy)' : ''}:`,
+      detail: sliceLines(slices) });
+    } else {
+      const plan = await slicePlanFor(source, target, table, input.slice);
+      slices = plan.slices;
+      ({ from, until, targetType } = plan);
+      ctx.emit({ type: 'info', message: `Would plan ${describePlan(plan)}:`, detail: sliceLines(slices) });
+      for (const warning of plan.warnings) ctx.emit({ type: 'warn', message: warning });
+    }
+    if (tsSchema && slices.length > 0) {
+      const { rows: jobs } = await target.query<{ job_id: number; scheduled: boolean }>(
+        `SELECT job_id, scheduled FROM timescaledb_information.jobs
+          WHERE proc_name = 'policy_compression' AND hypertable_schema = $1 AND hypertable_name = $2`, [table.name.schema, table.name.table]);
+      for (const job of jobs) {
+        ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.alter_job($1, scheduled => false)`, params: [job.job_id] });
+      }
+      for (const chunk of await compressedChunks(target, table.name, targetType, from, until)) {
+        ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.decompress_chunk($1::regclass, if_compressed => true)`,
+          params: [displayName(chunk)] });
+      }
+    }
+    const first = slices[0];
+    if (first) {
+      const job = { table: table.name, column: table.column, sourceType: table.type, targetType,
+        start: first.start, end: first.end, columns: table.columns };
+      ctx.emit({ type: 'info', message: `For each slice, e.g. the first one (${table.columns.format} format, ${input.workers} workers):` });
+      ctx.emit({ type: 'sql', side: 'target', sql: `BEGIN;\nSELECT … FROM _migrate.backfill_slice WHERE … status = 'pending' ` +
+        'ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED' });
+      ctx.emit({ type: 'sql', side: 'target', sql: deleteSql(job), params: [first.start, first.end] });
+      ctx.emit({ type: 'sql', side: 'source', sql: `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n${copyOutSql(job)}` });
+      ctx.emit({ type: 'sql', side: 'target', sql: `${copyInSql(job)};\nUPDATE _migrate.backfill_slice SET status = 'done', … ;\nCOMMIT` });
+    }
+    results.push({
+      table: table.key, column: table.column, from, until, format: table.columns.format, slicesTotal: slices.length, slicesDone: 0,
+      slicesCopied: 0, rowsCopied: 0, bytesCopied: 0, rowsReplaced: 0, durationMs: 0, rowsPerSecond: 0, mbPerSecond: 0, decompressedChunks: [],
+    });
+  }
+  return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [] };
+}

@@ -1,0 +1,227 @@
+/**
+ * `migrate backfill`: copy [from, until) of each table from source to target, exactly once,
+ * resumably, in parallel (issue #3, DESIGN.md §2-3).
+ *
+ * Order of work: plan the slices in the ledger; join the running backfills (shared RUN_LOCK);
+ * pause compression policies; decompress compressed chunks in the range; run the workers; then,
+ * always, leave RUN_LOCK and, if no other backfill is running, restore the paused policies.
+ * Ctrl-C stops claiming slices and rolls back the ones in flight (they are redone next time).
+ */
+import os from 'node:os';
+import type { StepContext } from '../../core/context.js';
+import { withClient, type Client } from '../../core/db.js';
+import { InterruptedError, MigrateError, UsageError } from '../../core/errors.js';
+import { displayName, sameTable } from '../../core/identifiers.js';
+import { describeDryRun } from './dry-run.js';
+import { RUN_LOCK, type LedgerPlan } from './ledger.js';
+import { compressedChunks, decompressChunks, pauseCompressionPolicies, type PausedJob } from './policies.js';
+import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
+import { Progress, type TableCounters } from './progress.js';
+import { restoreWhenLast } from './restore.js';
+import { discard, openSession, runWorker, type TableWork } from './worker.js';
+
+export type { BackfillTableInput, RangeRequest } from './prepare.js';
+export { planSlices, type SlicePlan, type PlannedSlice } from './slices.js';
+export { readLedger, readBackfillProgress, type LedgerSlice, type TableProgress } from './ledger.js';
+export { restorePausedPolicies } from './restore.js';
+
+export interface BackfillInput {
+  tables: BackfillTableInput[];
+  /** Parallel workers in this process (default 4). */
+  workers?: number;
+  /** Slice width: an interval ('1 day') for time columns, a whole number for integer ones. */
+  slice?: string;
+  /** Plan again and re-copy everything (or, with onlyRanges, just those ranges). */
+  redo?: boolean;
+  /** Re-copy just the slices overlapping these ranges (validate --repair). */
+  onlyRanges?: RangeRequest[];
+}
+
+export interface BackfillTableResult {
+  table: string;
+  column: string;
+  from: string;
+  until: string;
+  format: 'binary' | 'text';
+  slicesTotal: number;
+  slicesDone: number;
+  /** This run. */
+  slicesCopied: number;
+  rowsCopied: number;
+  bytesCopied: number;
+  /** Target rows removed before copying (dual-written overlap, earlier copies). */
+  rowsReplaced: number;
+  durationMs: number;
+  rowsPerSecond: number;
+  mbPerSecond: number;
+  decompressedChunks: string[];
+}
+
+export interface BackfillResult {
+  dryRun: boolean;
+  /** Every slice of these tables is done. */
+  complete: boolean;
+  workers: number;
+  durationMs: number;
+  tables: BackfillTableResult[];
+  pausedPolicies: PausedJob[];
+  restoredPolicies: PausedJob[];
+}
+
+export const DEFAULT_WORKERS = 4;
+
+export async function runBackfill(input: BackfillInput, ctx: StepContext): Promise<BackfillResult> {
+  const workers = input.workers ?? DEFAULT_WORKERS;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new UsageError(`--workers ${workers} is not a number of workers between 1 and 64.`, { hint: 'Try --workers 4.' });
+  }
+  const inputs = input.onlyRanges?.length
+    ? input.tables.filter((t) => input.onlyRanges?.some((r) => sameTable(r.table, t.table))) : input.tables;
+  if (inputs.length === 0) {
+    throw new UsageError('No table to backfill.', { hint: 'Name the tables with --table schema.table (and their --until).' });
+  }
+  const started = Date.now();
+  const by = `${os.hostname()}:${process.pid}`;
+  const source = await openSession(ctx.source);
+  let target: Client | undefined;
+  try {
+    target = await openSession(ctx.target);
+    ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
+    const tables = await prepareTables(source, target, inputs, ctx.emit);
+    if (ctx.dryRun) {
+      const result = await describeDryRun(source, target, tables, { ...input, workers }, ctx);
+      ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Dry run: nothing was changed' });
+      return result;
+    }
+    const plans = await recordPlans(source, target, tables, { redo: input.redo, slice: input.slice, onlyRanges: input.onlyRanges,
+      by, emit: ctx.emit });
+    ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Backfill planned' });
+    discard(source); // the workers open their own
+    return await runPlanned(ctx, target, tables, plans, workers, by, started);
+  } finally {
+    discard(target);
+    discard(source);
+  }
+}
+
+async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTable[], plans: LedgerPlan[],
+  workers: number, by: string, started: number): Promise<BackfillResult> {
+  const counters = await readCounters(target, plans);
+  const pendingSlices = [...counters.values()].reduce((n, c) => n + c.slicesTotal - c.slicesDone, 0);
+  const decompressed = new Map<string, string[]>();
+  let paused: PausedJob[] = [];
+  let restored: PausedJob[] = [];
+  let used = 0;
+  // Joining the running backfills before pausing: whoever leaves last restores the policies.
+  await target.query(`SELECT pg_advisory_lock_shared(${RUN_LOCK})`);
+  try {
+    if (pendingSlices === 0) {
+      ctx.emit({ type: 'info', message: 'Every slice is done already; nothing to copy (use --redo to copy again).' });
+    } else {
+      const busy = plans.filter((p) => (counters.get(displayName(p.table))?.slicesDone ?? 0) < (counters.get(displayName(p.table))?.slicesTotal ?? 0));
+      paused = await pauseCompressionPolicies(target, busy.map((p) => p.table), by);
+      if (paused.length > 0) {
+        ctx.emit({ type: 'info', message: 'Paused compression policies until the backfill ends:',
+          detail: paused.map((j) => `job ${j.jobId} on ${j.hypertable} (was ${j.wasScheduled ? 'scheduled' : 'not scheduled'})`) });
+      }
+      for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
+      used = Math.min(workers, pendingSlices);
+      await runWorkers(ctx, plans, tables, counters, used, by);
+    }
+  } finally {
+    await target.query(`SELECT pg_advisory_unlock_shared(${RUN_LOCK})`).catch(() => discard(target));
+    restored = await restoreWhenLast(ctx);
+  }
+  // The control session may have been cut meanwhile (a server restart): the totals come from a new one.
+  const after = await withClient(ctx.target, (client) => readCounters(client, plans), { applicationName: 'migrate backfill' });
+  const complete = [...after.values()].every((c) => c.slicesDone === c.slicesTotal);
+  const durationMs = Date.now() - started;
+  const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
+  return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored };
+}
+
+async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: PreparedTable[], counters: Map<string, TableCounters>,
+  workers: number, by: string): Promise<void> {
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  const work: TableWork[] = plans.map((plan) => ({
+    plan, columns: (tables.find((t) => sameTable(t.name, plan.table)) as PreparedTable).columns,
+  }));
+  const progress = new Progress(ctx.emit, counters);
+  const failures = new Map<string, number>();
+  ctx.emit({ type: 'phase', id: 'backfill', message: `Backfilling with ${workers} worker${workers === 1 ? '' : 's'}` });
+  progress.start();
+  const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
+    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal, progress, emit: ctx.emit, by, failures }, i)
+      .catch((error: unknown) => { stop.abort(); throw error; })));
+  progress.stop();
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const done = [...counters.values()].reduce((n, c) => n + c.slicesDone, 0);
+  const total = [...counters.values()].reduce((n, c) => n + c.slicesTotal, 0);
+  if (failure) {
+    ctx.emit({ type: 'done', id: 'backfill', message: `Backfill failed (${done} of ${total} slices done)`, ok: false });
+    throw failure.reason instanceof MigrateError ? failure.reason : new MigrateError(String(failure.reason), { cause: failure.reason });
+  }
+  if (ctx.signal.aborted) {
+    ctx.emit({ type: 'done', id: 'backfill', message: `Backfill interrupted (${done} of ${total} slices done)`, ok: false });
+    throw new InterruptedError(`The backfill was interrupted: ${done} of ${total} slices are done and kept; ` +
+      'slices in flight were rolled back and will be copied again.', {
+      hint: 'Run the same `migrate backfill` command again, or `migrate resume`, to continue where it stopped.',
+    });
+  }
+  ctx.emit({ type: 'done', id: 'backfill', message: `Backfill done: ${total} slices` });
+}
+
+async function decompressRange(target: Client, plan: LedgerPlan, ctx: StepContext): Promise<string[]> {
+  const t = plan.type;
+  const { rows } = await target.query<{ lo: string | null; hi: string | null }>(
+    `SELECT min(range_start::${t})::text AS lo, max(range_end::${t})::text AS hi FROM _migrate.backfill_slice
+      WHERE schema_name = $1 AND table_name = $2 AND status = 'pending'`, [plan.table.schema, plan.table.table]);
+  const lo = rows[0]?.lo;
+  const hi = rows[0]?.hi;
+  if (lo == null || hi == null) return [];
+  const chunks = await compressedChunks(target, plan.table, plan.targetType, lo, hi);
+  if (chunks.length === 0) return [];
+  const names = chunks.map(displayName);
+  ctx.emit({ type: 'info', message: `Decompressing ${chunks.length} compressed chunk${chunks.length === 1 ? '' : 's'} of ` +
+    `${displayName(plan.table)} in the backfill range (the compression policy compresses them again once it is restored):`,
+  detail: names });
+  await decompressChunks(target, chunks);
+  return names;
+}
+
+async function readCounters(target: Client, plans: LedgerPlan[]): Promise<Map<string, TableCounters>> {
+  const { rows } = await target.query<{ schema: string; table: string; done: string; total: string; rows: string; est: string; bytes: string }>(
+    `SELECT schema_name AS schema, table_name AS table, count(*) FILTER (WHERE status = 'done') AS done, count(*) AS total,
+            coalesce(sum(rows) FILTER (WHERE status = 'done'), 0) AS rows,
+            coalesce(sum(CASE WHEN status = 'done' THEN rows ELSE est_rows END), 0) AS est,
+            coalesce(sum(bytes) FILTER (WHERE status = 'done'), 0) AS bytes
+       FROM _migrate.backfill_slice s JOIN unnest($1::text[], $2::text[]) t(s, n) ON s.schema_name = t.s AND s.table_name = t.n
+      GROUP BY 1, 2`, [plans.map((p) => p.table.schema), plans.map((p) => p.table.table)]);
+  const counters = new Map<string, TableCounters>();
+  for (const plan of plans) {
+    const key = displayName(plan.table);
+    const row = rows.find((r) => r.schema === plan.table.schema && r.table === plan.table.table);
+    counters.set(key, {
+      table: key, slicesTotal: Number(row?.total ?? 0), slicesDone: Number(row?.done ?? 0), rowsDone: Number(row?.rows ?? 0),
+      rowsTotal: Number(row?.est ?? 0), bytesDone: Number(row?.bytes ?? 0), rowsCopied: 0, bytesCopied: 0, slicesCopied: 0, rowsDeleted: 0,
+    });
+  }
+  return counters;
+}
+
+function tableResult(plan: LedgerPlan, tables: PreparedTable[], during: Map<string, TableCounters>, after: Map<string, TableCounters>,
+  decompressed: Map<string, string[]>, runMs: number): BackfillTableResult {
+  const key = displayName(plan.table);
+  const c = during.get(key) as TableCounters;
+  const durationMs = c.firstStart !== undefined && c.lastFinish !== undefined ? c.lastFinish - c.firstStart : runMs;
+  const seconds = Math.max(durationMs, 1) / 1000;
+  return {
+    table: key, column: plan.column, from: plan.from, until: plan.until,
+    format: tables.find((t) => sameTable(t.name, plan.table))?.columns.format ?? 'binary',
+    slicesTotal: after.get(key)?.slicesTotal ?? c.slicesTotal, slicesDone: after.get(key)?.slicesDone ?? c.slicesDone,
+    slicesCopied: c.slicesCopied, rowsCopied: c.rowsCopied, bytesCopied: c.bytesCopied, rowsReplaced: c.rowsDeleted, durationMs,
+    rowsPerSecond: Math.round(c.rowsCopied / seconds), mbPerSecond: Number((c.bytesCopied / 1048576 / seconds).toFixed(2)),
+    decompressedChunks: decompressed.get(key) ?? [],
+  };
+}

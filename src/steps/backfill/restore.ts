@@ -1,0 +1,73 @@
+/**
+ * Restoring paused compression policies, by whoever is the last backfill to leave: each running
+ * backfill holds RUN_LOCK shared, so getting it exclusively proves no backfill is running (a
+ * crashed process's lock went with its connection). `migrate resume` calls restorePausedPolicies
+ * to repair what a crash left behind.
+ */
+import type { StepContext } from '../../core/context.js';
+import { withClient, type Client } from '../../core/db.js';
+import { describeError } from '../../core/errors.js';
+import { RUN_LOCK, ledgerExists } from './ledger.js';
+import { countPausedJobs, restoreRecordedPolicies, type PausedJob } from './policies.js';
+import { sleep } from './retry.js';
+
+/** Restore the paused jobs if no backfill holds RUN_LOCK; undefined when one does. */
+export async function restoreIfIdle(client: Client): Promise<PausedJob[] | undefined> {
+  if (!(await ledgerExists(client))) return [];
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${RUN_LOCK}) AS ok`);
+  if (!rows[0]?.ok) return undefined;
+  try {
+    return await restoreRecordedPolicies(client);
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK})`);
+  }
+}
+
+function report(ctx: Pick<StepContext, 'emit'>, restored: PausedJob[]): void {
+  if (restored.length === 0) return;
+  ctx.emit({ type: 'info', message: 'Restored the compression policies to their state before the backfill:',
+    detail: restored.map((j) => `job ${j.jobId} on ${j.hypertable}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
+}
+
+/** At the end of a backfill (success or not). Never throws: a failure here must not hide the run's own outcome. */
+export async function restoreWhenLast(ctx: Pick<StepContext, 'target' | 'emit'>): Promise<PausedJob[]> {
+  try {
+    return await withClient(ctx.target, async (client) => {
+      // Our own session-level lock is gone with unlock or our connection; a server slow to notice a
+      // closed connection gets a few moments.
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const restored = await restoreIfIdle(client);
+        if (restored !== undefined) { report(ctx, restored); return restored; }
+        if ((await countPausedJobs(client)) === 0) return [];
+        await sleep(300);
+      }
+      ctx.emit({ type: 'info', message: 'Another backfill is still running on this target; the last one to finish restores the paused compression policies.' });
+      return [];
+    }, { applicationName: 'migrate backfill' });
+  } catch (error) {
+    ctx.emit({ type: 'warn', message: `Could not restore the paused compression policies: ${describeError(error)}`,
+      detail: ['Run `migrate backfill` again (same flags) or `migrate resume` to restore them; they are recorded in _migrate.paused_job.'] });
+    return [];
+  }
+}
+
+/**
+ * Restore the jobs a crashed backfill left paused (for `migrate resume`). Does nothing while a
+ * backfill is running: that one restores them when it ends.
+ */
+export async function restorePausedPolicies(ctx: Pick<StepContext, 'target' | 'emit' | 'dryRun'>): Promise<PausedJob[]> {
+  return withClient(ctx.target, async (client) => {
+    if (ctx.dryRun) {
+      const paused = await countPausedJobs(client);
+      if (paused > 0) ctx.emit({ type: 'info', message: `Would restore ${paused} paused compression polic${paused === 1 ? 'y' : 'ies'}.` });
+      return [];
+    }
+    const restored = await restoreIfIdle(client);
+    if (restored === undefined) {
+      ctx.emit({ type: 'info', message: 'A backfill is running on this target; it restores the paused compression policies when it ends.' });
+      return [];
+    }
+    report(ctx, restored);
+    return restored;
+  }, { applicationName: 'migrate backfill' });
+}

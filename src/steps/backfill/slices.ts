@@ -1,0 +1,165 @@
+/**
+ * Cut a table's backfill range [from, until) into slices: aligned to the target's chunk boundaries
+ * (or to multiples of --slice), sized from the source's planner statistics so a slice holds a few
+ * hundred thousand rows, dense chunks split and sparse ones merged.
+ *
+ * The first slice starts at `from` (default: below every row, `-infinity` or the integer type's
+ * minimum) and the last ends at `until`, so the slices cover the range exactly whatever the
+ * statistics say; the statistics only decide where the inner edges go.
+ */
+import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/catalog.js';
+import type { Client } from '../../core/db.js';
+import { UsageError } from '../../core/errors.js';
+import { displayName, quoteIdent, quoteQualified, type TableSpec } from '../../core/identifiers.js';
+import { timeColumnStats } from '../../core/time-column.js';
+import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
+import { axisKind, fromAxis, intervalOnAxis, isInfinite, lowestValue, sliceWidth, toAxis, toAxisSql } from './axis.js';
+import { cellsFor, chooseWidth, estimateRows, gridPoints, mergeEmptyRuns, sizeCells, DEFAULT_TARGET_ROWS, type Distribution } from './grid.js';
+
+export interface SliceRequest {
+  table: TableSpec;
+  /** Default: the table spec's column, else the catalog's choice. */
+  timeColumn?: string;
+  /** Normalized text; undefined or '-infinity' = below every row. */
+  from?: string;
+  /** Normalized text (exclusive). */
+  until: string;
+  /** --slice: an interval (time types) or a whole number (integer types); exact width, no resizing. */
+  slice?: string;
+  targetRows?: number;
+  /** Already resolved, to save the lookups. */
+  sourceInfo?: TableInfo;
+  targetInfo?: TableInfo;
+}
+
+export interface PlannedSlice { start: string; end: string; estRows: number }
+
+export interface SlicePlan {
+  table: TableSpec;
+  column: string;
+  type: TimeType;
+  /** The target's time column type (usually the same). */
+  targetType: TimeType;
+  from: string;
+  until: string;
+  /** How the edges were chosen, for messages. */
+  alignment: string;
+  slices: PlannedSlice[];
+  estimatedRows: number;
+  warnings: string[];
+}
+
+/** Plan the slices of one table. Reads statistics only; changes nothing. */
+export async function planSlices(source: Client, target: Client, request: SliceRequest): Promise<SlicePlan> {
+  const sourceInfo = request.sourceInfo ?? await resolveTable(source, request.table, 'source');
+  const targetInfo = request.targetInfo ?? await resolveTable(target, request.table, 'target');
+  const { column, type } = await resolveTimeColumn(source, sourceInfo, request.timeColumn ?? request.table.column);
+  const targetType = await resolveTimeColumn(target, targetInfo, column).then((t) => t.type);
+  const from = request.from === undefined || isInfinite(request.from) ? lowestValue(type) : request.from;
+  const { until } = request;
+  const name = displayName(sourceInfo.name);
+  const ordered = await source.query<{ ok: boolean }>(`SELECT ${castParam(1, type)} < ${castParam(2, type)} AS ok`, [from, until]);
+  if (!ordered.rows[0]?.ok) {
+    throw new UsageError(`The backfill range of ${name} is empty: --from ${from} is not before --until ${until}.`, {
+      hint: 'Give a --from earlier than the completion point, or leave --from out to start at the first row.',
+    });
+  }
+  const warnings: string[] = [];
+  const stats = await timeColumnStats(source, sourceInfo, column, type);
+  if (stats.hasNulls) warnings.push(`${name}: some rows have a NULL ${column}; no time range holds them, so they are not backfilled.`);
+  // ±infinity rows (or sentinels) say nothing about where the data is: use the finite extremes.
+  const minText = stats.minText !== undefined && isInfinite(stats.minText) ? await finiteBound(source, sourceInfo, column, type, 'min') : stats.minText;
+  const maxText = stats.maxText !== undefined && isInfinite(stats.maxText) ? await finiteBound(source, sourceInfo, column, type, 'max') : stats.maxText;
+  const [fromAxis_, untilAxis, minAxis, maxAxis] = await toAxis(source,
+    [request.from ?? '-infinity', until, minText ?? 'infinity', maxText ?? '-infinity'], type);
+  const base = { table: request.table, column, type, targetType, from, until, warnings };
+  const lower = maxDefined(fromAxis_, minAxis);
+  const upper = untilAxis !== undefined && maxAxis !== undefined && maxAxis + 1n < untilAxis ? maxAxis + 1n : untilAxis;
+  if (lower === undefined || upper === undefined || lower >= upper) {
+    // No rows in the range on the source: one slice still clears the range on the target.
+    return { ...base, alignment: 'one slice (no source rows in the range)', slices: [{ start: from, end: until, estRows: 0 }], estimatedRows: 0 };
+  }
+  const dist = await readDistribution(source, sourceInfo, column, type, { lo: Number(minAxis ?? lower), hi: Number(maxAxis ?? upper) });
+  const estimate = (lo: bigint, hi: bigint): number => estimateRows(dist, Number(lo), Number(hi));
+  const kind = axisKind(type);
+  let width: bigint;
+  let alignment: string;
+  if (request.slice !== undefined) {
+    width = await sliceWidth(source, request.slice, type);
+    alignment = `--slice ${request.slice}`;
+  } else {
+    const dim = targetInfo.hypertable?.column === column && targetInfo.hypertable.interval !== undefined
+      ? await intervalOnAxis(target, targetInfo.hypertable.interval, type) : undefined;
+    width = dim ?? chooseWidth(upper - lower, estimate(lower, upper), kind, request.targetRows);
+    alignment = dim !== undefined ? `the target's chunks (${targetInfo.hypertable?.interval})` : 'estimated row counts';
+  }
+  const points = gridPoints(lower, upper, width);
+  let cells = cellsFor(lower, upper, points, estimate);
+  const targetRows = request.targetRows ?? DEFAULT_TARGET_ROWS;
+  cells = request.slice === undefined ? sizeCells(cells, { targetRows, estimate }) : mergeEmptyRuns(cells, targetRows);
+  const edges = await fromAxis(source, cells.slice(1).map((c) => c.lo), type);
+  const slices: PlannedSlice[] = cells.map((cell, i) => ({
+    start: i === 0 ? from : edges[i - 1] as string,
+    end: i === cells.length - 1 ? until : edges[i] as string,
+    estRows: Math.round(cell.est),
+  }));
+  return { ...base, alignment, slices, estimatedRows: slices.reduce((sum, s) => sum + s.estRows, 0) };
+}
+
+function maxDefined(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
+}
+
+/** The smallest (largest) finite value: by the index when there is one, else the statistics' histogram. */
+async function finiteBound(client: Client, info: TableInfo, column: string, type: TimeType, which: 'min' | 'max'): Promise<string | undefined> {
+  const col = quoteIdent(column);
+  const indexed = info.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
+  const { rows } = indexed
+    ? await client.query<{ v: string | null }>(`SELECT ${which}(${col})::text AS v FROM ${quoteQualified(info.name)} WHERE isfinite(${col})`)
+    : await client.query<{ v: string | null }>(
+      `SELECT ${which}(v)::text AS v FROM pg_stats s, unnest(s.histogram_bounds::text::${type}[]) v
+        WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3 AND isfinite(v)`, [info.name.schema, info.name.table, column]);
+  return rows[0]?.v ?? undefined;
+}
+
+/** The source's statistics for the column, on the axis. `span` is where rows the statistics miss go. */
+async function readDistribution(client: Client, info: TableInfo, column: string, type: TimeType,
+  span: { lo: number; hi: number }): Promise<Distribution> {
+  const finite = isIntegerTimeType(type) ? 'true' : 'isfinite(v)';
+  const { rows } = await client.query<{ null_frac: number; hist: string[] | null; mcv: string[] | null; freqs: number[] | null }>(
+    `SELECT s.null_frac::float8 AS null_frac,
+            (SELECT array_agg(${toAxisSql('v', type)}::text ORDER BY o)
+               FROM unnest(s.histogram_bounds::text::${type}[]) WITH ORDINALITY h(v, o) WHERE ${finite}) AS hist,
+            (SELECT array_agg(${toAxisSql('v', type)}::text ORDER BY o)
+               FROM unnest(s.most_common_vals::text::${type}[], s.most_common_freqs) WITH ORDINALITY m(v, f, o) WHERE ${finite}) AS mcv,
+            (SELECT array_agg(f::float8 ORDER BY o)
+               FROM unnest(s.most_common_vals::text::${type}[], s.most_common_freqs) WITH ORDINALITY m(v, f, o) WHERE ${finite}) AS freqs
+       FROM pg_stats s WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3
+      ORDER BY s.inherited DESC LIMIT 1`, [info.name.schema, info.name.table, column]);
+  const explain = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    `EXPLAIN (FORMAT JSON) SELECT ${quoteIdent(column)} FROM ${quoteQualified(info.name)}`);
+  const nowRows = Number(explain.rows[0]?.['QUERY PLAN'][0].Plan['Plan Rows'] ?? 0);
+  const row = rows[0];
+  const histogram = (row?.hist ?? []).map(Number);
+  const mcv = (row?.mcv ?? []).map((v, i) => ({ value: Number(v), freq: Number(row?.freqs?.[i] ?? 0) }));
+  const nullFrac = Number(row?.null_frac ?? 0);
+  const analyzed = histogram.length >= 2 || mcv.length > 0 ? Math.max(0, info.estimatedRows) : 0;
+  const histHi = histogram[histogram.length - 1];
+  // Rows added since ANALYZE are most likely newer than the histogram's last bound (time series grow
+  // at the end); without statistics, assume the rows are spread evenly between min and max.
+  const tailFrom = analyzed > 0 && histHi !== undefined && histHi < span.hi ? histHi : span.lo;
+  return {
+    analyzedRows: analyzed, nullFrac, histogram, mcv,
+    extraRows: Math.max(0, nowRows - analyzed) * (1 - nullFrac),
+    extraLo: tailFrom, extraHi: span.hi,
+  };
+}
+
+/** One-line summary of a plan, for messages. */
+export function describePlan(plan: SlicePlan): string {
+  return `${displayName(plan.table)}: ${plan.slices.length} slice${plan.slices.length === 1 ? '' : 's'} over ` +
+    `[${plan.from}, ${plan.until}) on ${plan.column} (${shortTypeName(plan.type)}), aligned to ${plan.alignment}, ` +
+    `~${plan.estimatedRows.toLocaleString('en-US')} rows`;
+}

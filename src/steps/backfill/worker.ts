@@ -1,0 +1,189 @@
+/**
+ * A backfill worker: its own source and target connections, pulling slices from the ledger until
+ * none are left. Each slice is one target transaction: claim (FOR UPDATE SKIP LOCKED), DELETE the
+ * range, COPY it in, mark it done, COMMIT. Several workers, and several processes on several
+ * machines, share one ledger this way.
+ *
+ * After any failure both connections are thrown away (they may be mid-COPY); the server rolls the
+ * target transaction back when its connection goes, so the slice is untouched and starts over.
+ */
+import type { Socket } from 'node:net';
+import type { Endpoint } from '../../core/connection.js';
+import type { Emit } from '../../core/context.js';
+import { connect, type Client } from '../../core/db.js';
+import { MigrateError, describeError } from '../../core/errors.js';
+import { displayName, type QualifiedName } from '../../core/identifiers.js';
+import type { CopyColumns } from './columns.js';
+import { copySlice } from './copy.js';
+import type { LedgerPlan } from './ledger.js';
+import type { Progress } from './progress.js';
+import { MAX_ATTEMPTS, backoffMs, isRetryable, sleep } from './retry.js';
+
+export interface TableWork { plan: LedgerPlan; columns: CopyColumns }
+
+export interface WorkerShared {
+  source: Endpoint;
+  target: Endpoint;
+  tables: TableWork[];
+  /** Aborted on Ctrl-C or when another worker failed: stop, rolling back the slice in flight. */
+  signal: AbortSignal;
+  progress: Progress;
+  emit: Emit;
+  /** host:pid, recorded in claimed_by. */
+  by: string;
+  /** Failed attempts per slice in this process, shared by the workers (a slice may move between them). */
+  failures?: Map<string, number>;
+}
+
+interface Claimed { work: TableWork; start: string; end: string; estRows: number }
+
+// Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
+// process holds sits idle; the control session holding RUN_LOCK sits idle for the whole run), and
+// text-format COPY must print and parse values alike on both sides whatever the servers' defaults.
+// Set through pg_settings so a setting an older server lacks (idle_session_timeout < 14) is skipped.
+const SESSION_SETTINGS: [string, string][] = [['statement_timeout', '0'], ['idle_in_transaction_session_timeout', '0'],
+  ['idle_session_timeout', '0'], ['DateStyle', 'ISO, YMD'], ['IntervalStyle', 'postgres'], ['extra_float_digits', '3'],
+  ['bytea_output', 'hex']];
+
+/** A connection set up for backfill work (see SESSION_SETTINGS). */
+export async function openSession(endpoint: Endpoint): Promise<Client> {
+  const client = await connect(endpoint, { applicationName: 'migrate backfill' });
+  try {
+    await client.query(`SELECT set_config(s.name, v.value, false) FROM pg_settings s
+      JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
+    [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
+  } catch (error) {
+    discard(client);
+    throw error;
+  }
+  return client;
+}
+
+/** Close at once, whatever state the connection is in (the server rolls back what was open). */
+export function discard(client: Client | undefined): void {
+  if (!client) return;
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  stream?.destroy();
+  client.end().catch(() => undefined);
+}
+
+const CLAIM_SQL = `SELECT range_start AS start, range_end AS end, est_rows FROM _migrate.backfill_slice
+  WHERE schema_name = $1 AND table_name = $2 AND status = 'pending'
+    AND ($3::text IS NULL OR (range_start = $3 AND range_end = $4))
+  ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`;
+
+async function claim(target: Client, tables: TableWork[], first: number, only?: Claimed): Promise<Claimed | undefined> {
+  const order = only ? [only.work] : tables.map((_, i) => tables[(first + i) % tables.length] as TableWork);
+  for (const work of order) {
+    const { rows } = await target.query<{ start: string; end: string; est_rows: string }>(CLAIM_SQL,
+      [work.plan.table.schema, work.plan.table.table, only?.start ?? null, only?.end ?? null]);
+    const row = rows[0];
+    if (row) return { work, start: row.start, end: row.end, estRows: Number(row.est_rows) };
+  }
+  return undefined;
+}
+
+async function countPending(target: Client, tables: TableWork[]): Promise<number> {
+  const { rows } = await target.query<{ n: string }>(
+    `SELECT count(*) AS n FROM _migrate.backfill_slice s JOIN unnest($1::text[], $2::text[]) t(s, n)
+       ON s.schema_name = t.s AND s.table_name = t.n WHERE s.status = 'pending'`,
+    [tables.map((t) => t.plan.table.schema), tables.map((t) => t.plan.table.table)]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Best effort: note a failed attempt in the ledger (the slice's own transaction is gone). */
+async function recordAttempt(target: Endpoint, table: QualifiedName, slice: Claimed, error: unknown): Promise<void> {
+  try {
+    const client = await openSession(target);
+    try {
+      await client.query(`UPDATE _migrate.backfill_slice SET attempts = attempts + 1, last_error = $5
+        WHERE schema_name = $1 AND table_name = $2 AND range_start = $3 AND range_end = $4`,
+      [table.schema, table.table, slice.start, slice.end, describeError(error).slice(0, 2000)]);
+    } finally {
+      discard(client);
+    }
+  } catch { /* the target may be down; the retry will tell */ }
+}
+
+export async function runWorker(shared: WorkerShared, index: number): Promise<void> {
+  let source: Client | undefined;
+  let target: Client | undefined;
+  // After a transient failure the worker tries that same slice again first (if it is still free).
+  let retry: { slice: Claimed } | undefined;
+  let connectAttempt = 0;
+  const failures = shared.failures ?? new Map<string, number>();
+  while (!shared.signal.aborted) {
+    let slice: Claimed | undefined;
+    let bytes = 0;
+    try {
+      source ??= await openSession(shared.source);
+      target ??= await openSession(shared.target);
+      connectAttempt = 0;
+      await target.query('BEGIN');
+      slice = await claim(target, shared.tables, index, retry?.slice);
+      if (!slice) {
+        await target.query('ROLLBACK');
+        if (retry) { retry = undefined; continue; } // done or taken by another worker meanwhile
+        // Nothing free: finished, unless slices are still held by other workers or processes (which
+        // may yet fail and release them); wait for those so that returning means "all done".
+        if ((await countPending(target, shared.tables)) === 0) break;
+        await sleep(1000, shared.signal);
+        continue;
+      }
+      const key = displayName(slice.work.plan.table);
+      shared.progress.sliceStarted(key);
+      const { plan, columns } = slice.work;
+      const copied = await copySlice(source, target, {
+        table: plan.table, column: plan.column, sourceType: plan.type, targetType: plan.targetType,
+        start: slice.start, end: slice.end, columns,
+      }, { signal: shared.signal, onBytes: (n) => { bytes += n; shared.progress.addBytes(key, n); } });
+      await target.query(`UPDATE _migrate.backfill_slice
+          SET status = 'done', rows = $5, bytes = $6, attempts = attempts + 1, claimed_by = $7, finished_at = now(), last_error = NULL
+        WHERE schema_name = $1 AND table_name = $2 AND range_start = $3 AND range_end = $4`,
+      [plan.table.schema, plan.table.table, slice.start, slice.end, copied.rows, copied.bytes, `${shared.by}/w${index + 1}`]);
+      await target.query('COMMIT');
+      shared.progress.sliceDone(key, { rows: copied.rows, estRows: slice.estRows, deleted: copied.deleted });
+      retry = undefined;
+    } catch (error) {
+      discard(source);
+      discard(target);
+      source = undefined;
+      target = undefined;
+      if (slice && bytes > 0) shared.progress.sliceFailed(displayName(slice.work.plan.table), bytes);
+      if (shared.signal.aborted) break;
+      const failed = slice ?? retry?.slice;
+      let attempt: number;
+      if (failed) {
+        const id = `${displayName(failed.work.plan.table)} ${failed.start}`;
+        attempt = (failures.get(id) ?? 0) + 1;
+        failures.set(id, attempt);
+      } else {
+        attempt = connectAttempt += 1;
+      }
+      if (isRetryable(error) && attempt < MAX_ATTEMPTS) {
+        const wait = backoffMs(attempt);
+        shared.emit({ type: 'warn', message: `${failed ? `Slice [${failed.start}, ${failed.end}) of ${displayName(failed.work.plan.table)}`
+          : 'A worker'} failed (attempt ${attempt} of ${MAX_ATTEMPTS}): ${describeError(error).split('\n')[0]}; ` +
+          `retrying in ${wait / 1000}s (it starts over: its transaction was rolled back).` });
+        if (failed) await recordAttempt(shared.target, failed.work.plan.table, failed, error);
+        await sleep(wait, shared.signal);
+        retry = failed ? { slice: failed } : undefined;
+        continue;
+      }
+      if (failed) await recordAttempt(shared.target, failed.work.plan.table, failed, error);
+      throw sliceError(error, failed, attempt);
+    }
+  }
+  discard(source);
+  discard(target);
+}
+
+function sliceError(error: unknown, slice: Claimed | undefined, attempts: number): MigrateError {
+  const where = slice ? `the slice [${slice.start}, ${slice.end}) of ${displayName(slice.work.plan.table)}` : 'a backfill worker';
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+  return new MigrateError(`The backfill failed on ${where}${tries}: ${describeError(error)}`, {
+    hint: `${slice ? 'Nothing of that slice was kept (its transaction rolled back); slices' : 'Slices'} already done are kept. ` +
+      'Fix the cause, then run the same `migrate backfill` command again (or `migrate resume`) to continue.',
+    cause: error,
+  });
+}
