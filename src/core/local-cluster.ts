@@ -6,7 +6,7 @@
  * Binaries: PG_BINDIR, else `pg_config --bindir`, else the newest Debian PostgreSQL.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,26 +74,27 @@ export interface StartOptions {
   name: string;
   /** Preload TimescaleDB when it is installed (the target). */
   timescale?: boolean;
+  /**
+   * Keep the cluster in this directory instead of a fresh temp dir: a cluster already initialised
+   * there is started again (with its data), not re-created. Used by `npm run bench` to reuse data.
+   */
+  baseDir?: string;
+  /** stop() shuts the server down but leaves the directory, so the next start reuses it. */
+  keep?: boolean;
 }
 
 export async function startCluster(options: StartOptions): Promise<Cluster> {
   const binDir = findBinDir();
   const hasTimescale = Boolean(options.timescale) && timescaleInstalled(binDir);
-  const base = mkdtempSync(path.join(os.tmpdir(), `migrate-${options.name}-`));
+  const base = options.baseDir ?? mkdtempSync(path.join(os.tmpdir(), `migrate-${options.name}-`));
   const dataDir = path.join(base, 'data');
-  const pwFile = path.join(base, 'pwfile');
-  writeFileSync(pwFile, `${CLUSTER_PASSWORD}\n`);
-  if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chmodSync(base, 0o755);
-    chownSync(base, uid, gid);
-    chownSync(pwFile, uid, gid);
+  const reuse = options.baseDir !== undefined && existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (!reuse) initCluster(binDir, base, dataDir);
+  // A kept cluster whose last run died without stopping it is still running: stop our own server
+  // (it lives in our directory) so it can start again on a fresh port.
+  if (reuse && existsSync(path.join(dataDir, 'postmaster.pid'))) {
+    try { runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']); } catch { /* not running */ }
   }
-  runAsServerUser(path.join(binDir, 'initdb'), [
-    '-D', dataDir, '-U', 'postgres', '--pwfile', pwFile, '--auth-local=trust', '--auth-host=scram-sha-256',
-    '-E', 'UTF8', '--locale=C', '--no-sync',
-  ]);
   const port = await freePort();
   const settings = [
     `-c listen_addresses=127.0.0.1`, `-c port=${port}`, `-c unix_socket_directories=${base}`,
@@ -118,11 +119,29 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     stop() {
       if (stopped) return;
       stopped = true;
+      // A kept cluster stops cleanly (-m fast) so its data is intact for the next start.
       try {
-        runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', options.keep ? 'fast' : 'immediate', '-w', 'stop']);
       } finally {
-        rmSync(base, { recursive: true, force: true });
+        if (!options.keep) rmSync(base, { recursive: true, force: true });
       }
     },
   };
+}
+
+function initCluster(binDir: string, base: string, dataDir: string): void {
+  mkdirSync(base, { recursive: true });
+  const pwFile = path.join(base, 'pwfile');
+  writeFileSync(pwFile, `${CLUSTER_PASSWORD}\n`);
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chmodSync(base, 0o755);
+    chownSync(base, uid, gid);
+    chownSync(pwFile, uid, gid);
+  }
+  runAsServerUser(path.join(binDir, 'initdb'), [
+    '-D', dataDir, '-U', 'postgres', '--pwfile', pwFile, '--auth-local=trust', '--auth-host=scram-sha-256',
+    '-E', 'UTF8', '--locale=C', '--no-sync',
+  ]);
 }
