@@ -136,11 +136,11 @@ describe('mergeEmptyRuns (explicit --slice widths)', () => {
 describe('chooseWidth', () => {
   it('rounds to readable steps', () => {
     const hour = 3_600_000_000n;
-    expect(chooseWidth(365n * DAY, 365 * 500_000, 'micros')).toBe(DAY);
-    expect(chooseWidth(365n * DAY, 365 * 24 * 500_000, 'micros')).toBe(hour);
-    expect(chooseWidth(365n * DAY, 365 * 24 * 400_000, 'micros')).toBe(2n * hour);
+    expect(chooseWidth(365n * DAY, 365 * 500_000, 'micros', 500_000)).toBe(DAY);
+    expect(chooseWidth(365n * DAY, 365 * 24 * 500_000, 'micros', 500_000)).toBe(hour);
+    expect(chooseWidth(365n * DAY, 365 * 24 * 400_000, 'micros', 500_000)).toBe(2n * hour);
     expect(chooseWidth(100n, 10, 'days')).toBe(365n);
-    expect(chooseWidth(1_000_000n, 5_000_000, 'integer')).toBe(100_000n);
+    expect(chooseWidth(1_000_000n, 5_000_000, 'integer', 500_000)).toBe(100_000n);
     expect(chooseWidth(1_000_000n, 0, 'integer')).toBe(1_000_000n);
   });
 });

@@ -35,6 +35,8 @@ export interface WorkerShared {
   failures?: Map<string, number>;
 }
 
+const PENDING_POLL_MS = 200;
+
 interface Claimed { work: TableWork; start: string; end: string; estRows: number }
 
 // Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
@@ -127,7 +129,9 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
         // Nothing free: finished, unless slices are still held by other workers or processes (which
         // may yet fail and release them); wait for those so that returning means "all done".
         if ((await countPending(target, shared.tables)) === 0) break;
-        await sleep(1000, shared.signal);
+        // Short: while this worker waits, the run's end waits on it (measured: a 1 s poll cost up
+        // to a second per run).
+        await sleep(PENDING_POLL_MS, shared.signal);
         continue;
       }
       const key = displayName(slice.work.plan.table);
