@@ -2,7 +2,7 @@
  * Run the real CLI as a child process (from the TypeScript sources through tsx, so no build is
  * needed) and capture what a user would see.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +21,7 @@ export interface CliOptions {
   cwd?: string;
   input?: string;
   /** Called once the child is running, e.g. to kill it mid-copy. */
-  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+  onSpawn?: (child: ChildProcess) => void;
   timeoutMs?: number;
 }
 
