@@ -10,20 +10,12 @@ import { MigrateError } from '../core/errors.js';
 import { requirePgTool, type PgToolName } from '../core/pg-tools.js';
 import { displayName } from '../core/identifiers.js';
 import { evaluateChecks, missingExtensions, type PreflightCheck, type ToolLookup } from './preflight-checks.js';
-import { readSourceFacts, readTargetFacts } from './preflight-facts.js';
+import { readSourceFacts, readTargetFacts, type ServerFacts } from './preflight-facts.js';
 
 export type { PreflightCheck } from './preflight-checks.js';
 
-export interface ServerSummary {
-  /** server_version, e.g. `15.18 (Debian 15.18-0+deb12u1)`. */
-  version: string;
-  versionNum: number;
-  major: number;
-  database: string;
-  user: string;
-  isSuperuser: boolean;
-  extensions: { name: string; version: string }[];
-}
+/** A server as the report shows it: the facts, without the extensions' schemas. */
+export type ServerSummary = Omit<ServerFacts, 'extensions'> & { extensions: { name: string; version: string }[] };
 
 export interface PreflightReport {
   /** Nothing blocks the migration. */

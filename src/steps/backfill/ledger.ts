@@ -12,6 +12,7 @@ import type { Client } from '../../core/db.js';
 import { MigrateError } from '../../core/errors.js';
 import { displayName, type QualifiedName } from '../../core/identifiers.js';
 import type { TimeType } from '../../core/time-values.js';
+import type { SlicePlan } from './slices.js';
 
 export const LEDGER_SCHEMA = '_migrate';
 export const LEDGER_VERSION = 1;
@@ -84,15 +85,8 @@ export interface LedgerSlice {
   lastError: string | null;
 }
 
-export interface LedgerPlan {
-  table: QualifiedName;
-  column: string;
-  type: TimeType;
-  targetType: TimeType;
-  from: string;
-  until: string;
-  alignment: string;
-}
+/** What the ledger keeps of a slice plan (its slices are rows of their own). */
+export type LedgerPlan = Pick<SlicePlan, 'column' | 'type' | 'targetType' | 'from' | 'until' | 'alignment'> & { table: QualifiedName };
 
 export async function ledgerExists(client: Client): Promise<boolean> {
   const { rows } = await client.query<{ t: string | null }>("SELECT to_regclass('_migrate.backfill_slice')::text AS t");
