@@ -107,22 +107,22 @@ describe('backfill with a terminated COPY backend', () => {
       const untouched = await snapshotOutsideRange(dbs.target);
       const url = side === 'target' ? dbs.target : dbs.source;
       const database = side === 'target' ? dbs.targetName : dbs.sourceName;
-      const run = backfill(freshDir());
-      // Terminate twice (two slices, or one slice twice) while COPYs are running.
+      let finished = false;
+      const run = backfill(freshDir()).finally(() => { finished = true; });
+      // Terminate COPYs while the run lasts, up to twice (two slices, or one slice twice). A fast
+      // run may end before the second lands; one termination already proves the retry.
       let terminated = 0;
-      for (let i = 0; i < 2; i += 1) {
-        await waitFor(`a migrate COPY on the ${side}`, async () => {
-          const rows = await sql<{ ok: boolean }>(url,
-            `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-              WHERE datname = $1 AND application_name LIKE 'migrate%' AND ltrim(query) ILIKE 'COPY%' AND state = 'active'
-                AND pid <> pg_backend_pid()`, [database]);
-          const killed = rows.filter((r) => r.ok).length;
-          return killed > 0 ? killed : undefined;
-        }).then((n) => { terminated += n; });
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      }
+      await waitFor(`a migrate COPY on the ${side}`, async () => {
+        const rows = await sql<{ ok: boolean }>(url,
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+            WHERE datname = $1 AND application_name LIKE 'migrate%' AND ltrim(query) ILIKE 'COPY%' AND state = 'active'
+              AND pid <> pg_backend_pid()`, [database]);
+        terminated += rows.filter((r) => r.ok).length;
+        if (terminated > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+        return terminated >= 2 || (finished && terminated > 0) ? terminated : undefined;
+      });
       const result = await run;
-      expect(terminated).toBeGreaterThanOrEqual(2);
+      expect(terminated).toBeGreaterThanOrEqual(1);
       expect(result.code, output(result)).toBe(0);
       await expectExactBackfill(dbs.source, dbs.target, untouched);
       const slices = await readSlices(dbs.target);
