@@ -319,3 +319,28 @@ export function createIfMissing(statement: string, role: string): string {
   for (let n = 1; body.includes(tag); n += 1) tag = `$migrate${n}$`;
   return `DO ${tag}${body}${tag};`;
 }
+
+/**
+ * Lines describing a rewrite for people (the CLI and the wizard): every removed or changed
+ * statement with its reason, while the many "create only if missing" wraps are counted, not listed.
+ */
+export function describeRoleChanges(changes: RoleChange[], maxListed = Infinity): string[] {
+  const oneLine = (text: string): string => {
+    const flat = text.replace(/\s*\n\s*/g, ' ');
+    return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
+  };
+  const wrapped = changes.filter((c) => c.reason === CREATE_IF_MISSING_REASON).length;
+  const listed = changes.filter((c) => c.reason !== CREATE_IF_MISSING_REASON);
+  const lines: string[] = [];
+  if (wrapped) lines.push(`${wrapped} CREATE ROLE statement(s) made conditional (an existing role is skipped)`);
+  if (listed.length) {
+    lines.push(`rewritten for the target (${listed.length}):`);
+    for (const change of listed.slice(0, maxListed)) {
+      lines.push(`  line ${change.line}: ${change.action} ${oneLine(change.before)}`);
+      if (change.after !== undefined) lines.push(`    now: ${oneLine(change.after)}`);
+      lines.push(`    why: ${change.reason}`);
+    }
+    if (listed.length > maxListed) lines.push(`  … and ${listed.length - maxListed} more (see roles.sql)`);
+  }
+  return lines;
+}

@@ -46,6 +46,17 @@ CREATE INDEX events_occurred_at_idx ON events (occurred_at DESC);
 CREATE INDEX events_device_idx ON events (device_id, occurred_at DESC);
 `;
 
+/**
+ * The application's roles, so the roles step has something to copy. Kept out of DEMO_SCHEMA because
+ * roles belong to the whole cluster, and the tests build the demo app in several databases of one.
+ */
+export const DEMO_ROLES = `
+CREATE ROLE app_reader NOLOGIN;
+CREATE ROLE app_writer LOGIN PASSWORD 'demo-writer' IN ROLE app_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO app_reader;
+GRANT INSERT, UPDATE ON metrics, events TO app_writer;
+`;
+
 export interface DemoSize {
   /** Devices that report metrics every 30 seconds. */
   metricDevices: number;

@@ -8,7 +8,7 @@ import { connect } from '../core/db.js';
 import { InterruptedError, MigrateError } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
 import { startCluster, type Cluster } from '../core/local-cluster.js';
-import { DEMO_DATABASE, createDemoApp, demoSize } from './app.js';
+import { DEMO_DATABASE, DEMO_ROLES, createDemoApp, demoSize } from './app.js';
 import { startWriter, type DemoWriter } from './writer.js';
 
 export interface DemoOptions {
@@ -69,7 +69,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const size = demoSize(options.scale);
     options.say('Filling the source with a small application (sites, customers, devices, metrics, events)…');
     const app = await connect({ side: 'source', connectionString: sourceUrl });
-    const counts = await createDemoApp(app, size).finally(() => app.end());
+    const counts = await createDemoApp(app, size)
+      .then(async (result) => { await app.query(DEMO_ROLES); return result; })
+      .finally(() => app.end());
     options.say(`  metrics: ${counts.metrics.toLocaleString('en-US')} rows (timestamptz), events: ` +
       `${counts.events.toLocaleString('en-US')} rows (bigint epoch ms), over ${size.days} days.`);
     checkAbort();

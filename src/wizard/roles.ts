@@ -2,6 +2,7 @@
  * Step 2: roles. Shows what will be dumped and what the rewrite for the target removes or changes,
  * asks before loading (plan `roles.load`, default yes), then loads them in one transaction.
  */
+import { describeRoleChanges } from '../core/role-rewrite.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
 
 export async function rolesStep(ctx: WizardContext): Promise<StepResult> {
@@ -9,13 +10,7 @@ export async function rolesStep(ctx: WizardContext): Promise<StepResult> {
   const plan = await planRoles(ctx.step);
   ctx.say(`Roles to create on the target (${plan.roles.length}): ${plan.roles.join(', ') || '(none)'}`);
   if (plan.alreadyExisting.length) ctx.say(`Already on the target (left as they are): ${plan.alreadyExisting.join(', ')}`);
-  if (plan.changes.length) {
-    ctx.say('The rewrite for the target removes or changes:');
-    for (const change of plan.changes.slice(0, 20)) {
-      ctx.say(`  line ${change.line}: ${change.action} ${change.before.split('\n')[0]}${change.after ? ` → ${change.after}` : ''} (${change.reason})`);
-    }
-    if (plan.changes.length > 20) ctx.say(`  … and ${plan.changes.length - 20} more (see roles.sql)`);
-  }
+  for (const line of describeRoleChanges(plan.changes, 20)) ctx.say(line);
   if (!plan.passwordsIncluded) ctx.say('The source user cannot read pg_authid: the roles come without passwords; set them on the target afterwards.');
   const load = await answer(ctx, {
     field: 'roles.load', what: 'whether to load the roles into the target', given: ctx.answers.roles?.load, fallback: true,

@@ -24,7 +24,10 @@ function blockerText(c: Candidate): string[] {
 async function askTables(ctx: WizardContext, candidates: Candidate[]): Promise<PlanTable[]> {
   const blocked = candidates.filter((c) => c.blockers.length > 0);
   if (blocked.length) {
-    ctx.say('These tables cannot become hypertables until fixed (fix them on the source, then resume):');
+    // Most of these are small relational tables that should simply stay plain tables; the fix is
+    // only for one the operator does want as a hypertable.
+    ctx.say('These tables have a time column but cannot become hypertables as they are. They stay plain tables ' +
+      '(copied with their data by the schema step); to convert one, apply its fix on the source and run `migrate resume`:');
     for (const line of blocked.flatMap(blockerText)) ctx.say(`  - ${line}`);
   }
   const chosen = await ctx.prompts.checkbox<Candidate>({

@@ -59,7 +59,10 @@ export function renderSummary(ctx: WizardContext, progress: TableProgress[], now
     }
     lines.push('', 'Rows before T came from the backfill; rows from T on came from the application\'s dual-writes.');
   }
-  lines.push('', '## Next', '', ...NEXT_STEPS.map((s, i) => `${i + 1}. ${s}`), '');
+  // Once the finish step removed the ledger there is nothing left for `migrate clean` to do.
+  const cleaned = outcomeOf<{ cleaned?: boolean }>(ctx, 'finish')?.cleaned === true;
+  const next = cleaned ? NEXT_STEPS.slice(0, -1) : NEXT_STEPS;
+  lines.push('', '## Next', '', ...next.map((s, i) => `${i + 1}. ${s}`), '');
   return lines.join('\n');
 }
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { withCommonOptions, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { RolesResult } from '../../steps/roles.js';
-import { CREATE_IF_MISSING_REASON } from '../../core/role-rewrite.js';
+import { describeRoleChanges } from '../../core/role-rewrite.js';
 import { displayIdent } from '../../core/identifiers.js';
 
 export function register(program: Command): void {
@@ -26,28 +26,13 @@ export function register(program: Command): void {
 export function formatRolesResult(result: RolesResult): string {
   if (result.dryRun) return 'Dry run: nothing was written or loaded.';
   const names = (list: string[]): string => list.map(displayIdent).join(', ') || '(none)';
-  const wrapped = result.changes.filter((c) => c.reason === CREATE_IF_MISSING_REASON).length;
-  const listed = result.changes.filter((c) => c.reason !== CREATE_IF_MISSING_REASON);
   const lines = [
     `roles.sql: ${result.file} (mode 0600)`,
     `roles (${result.roles.length}): ${names(result.roles)}`,
   ];
   if (result.alreadyExisting.length) lines.push(`already on the target: ${names(result.alreadyExisting)}`);
   if (!result.passwordsIncluded) lines.push(`passwords NOT included; set them on the target for: ${names(result.passwordsMissingFor)}`);
-  if (wrapped) lines.push(`${wrapped} CREATE ROLE statements made conditional (an existing role is skipped)`);
-  if (listed.length) {
-    lines.push(`rewritten for the target (${listed.length}):`);
-    for (const change of listed) {
-      lines.push(`  line ${change.line}: ${change.action} ${oneLine(change.before)}`);
-      if (change.after !== undefined && !change.reason.startsWith(CREATE_IF_MISSING_REASON)) lines.push(`    now: ${oneLine(change.after)}`);
-      lines.push(`    why: ${change.reason}`);
-    }
-  }
+  lines.push(...describeRoleChanges(result.changes));
   lines.push(result.loaded ? 'Loaded into the target.' : `Not loaded (--no-load). Load it with \`migrate roles\`, or with psql -X -v ON_ERROR_STOP=1 -f ${result.file}`);
   return lines.join('\n');
-}
-
-function oneLine(text: string): string {
-  const flat = text.replace(/\s*\n\s*/g, ' ');
-  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
 }
