@@ -12,7 +12,7 @@ import { UsageError } from './errors.js';
 export async function ensureWritableDir(dir: string): Promise<string> {
   const absolute = path.resolve(dir);
   try {
-    await mkdir(absolute, { recursive: true, mode: 0o700 });
+    await makeDirectory(absolute);
     await access(absolute, constants.W_OK | constants.X_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
@@ -22,6 +22,25 @@ export async function ensureWritableDir(dir: string): Promise<string> {
     });
   }
   return absolute;
+}
+
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdir(…, { recursive: true })` never returns for some
+ * paths (e.g. /proc/x: it retries ENOENT forever), which would hang the CLI on a bad --dir.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+    await makeDirectory(parent);
+    await mkdir(dir, { mode: 0o700 }).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
+  }
 }
 
 export interface WriteOptions {
