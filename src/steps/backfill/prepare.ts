@@ -8,8 +8,8 @@ import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/cata
 import type { Emit } from '../../core/context.js';
 import { withTransaction, type Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
-import { displayName, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
-import { castParam, shortTypeName, type TimeType } from '../../core/time-values.js';
+import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
+import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
 import { isInfinite } from './axis.js';
 import { matchColumns, type CopyColumns } from './columns.js';
 import { PLAN_LOCK, ensureLedger, readPlan, reopenRange, writePlan, type LedgerPlan } from './ledger.js';
@@ -58,7 +58,35 @@ export async function prepareTables(source: Client, target: Client, inputs: Back
     }
     prepared.push({ input, name: sourceInfo.name, key, sourceInfo, targetInfo, column, type, columns });
   }
+  const problems: string[] = [];
+  for (const table of prepared) {
+    const problem = await infiniteTimeProblem(source, table);
+    if (problem) problems.push(problem);
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`A hypertable cannot store infinite times, and the range to backfill holds some:\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Start the range after them with --from (those rows then stay on the source only), or change or delete them ' +
+        'on the source first. Nothing was changed on the target.',
+    });
+  }
   return prepared;
+}
+
+/**
+ * Rows at -infinity in [from, until) on the way to a hypertable would fail their slice (SQLSTATE
+ * 22008) half-way through the run; say so before anything changes. Only `from` open below can reach
+ * them (T is finite), and only an index makes the check cheap: without one the slice still fails
+ * cleanly, just later.
+ */
+async function infiniteTimeProblem(source: Client, table: PreparedTable): Promise<string | undefined> {
+  const from = table.input.from;
+  if (!table.targetInfo.hypertable || isIntegerTimeType(table.type) || (from !== undefined && !isInfinite(from))) return undefined;
+  const indexed = table.sourceInfo.indexes.some((i) => i.method === 'btree' && i.columns[0] === table.column && !i.partial);
+  if (!indexed) return undefined;
+  const { rows } = await source.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.column)} = '-infinity'`);
+  const count = Number(rows[0]?.n ?? 0);
+  return count > 0 ? `${table.key}: ${count} row(s) with ${table.column} = -infinity` : undefined;
 }
 
 export function slicePlanFor(source: Client, target: Client, table: PreparedTable, slice: string | undefined): Promise<SlicePlan> {
