@@ -62,7 +62,7 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
         });
       }
       if (state.paused > 0 && !input.force) {
-        throw new MigrateError(`${state.paused} compression polic${state.paused === 1 ? 'y' : 'ies'} paused by the backfill ` +
+        throw new MigrateError(`${state.paused} background job${state.paused === 1 ? '' : 's'} paused by the backfill ` +
           'are not restored yet; dropping the ledger would forget their original state.', {
           hint: 'Run `migrate resume` (or the `migrate backfill` command again) to finish and restore them, ' +
             'or `migrate clean --force` to restore them now and drop the ledger.',
@@ -73,13 +73,13 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
           '`migrate backfill` plans again and copies the whole range.' });
       }
       if (ctx.dryRun) {
-        if (state.paused > 0) ctx.emit({ type: 'info', message: `Would restore ${state.paused} paused compression policies first.` });
+        if (state.paused > 0) ctx.emit({ type: 'info', message: `Would restore ${state.paused} paused background job(s) first.` });
         ctx.emit({ type: 'sql', side: 'target', sql: DROP_SQL });
         return result;
       }
       if (state.paused > 0) {
         result.restoredPolicies = await restoreRecordedPolicies(client);
-        ctx.emit({ type: 'info', message: 'Restored the paused compression policies:',
+        ctx.emit({ type: 'info', message: 'Restored the paused background jobs:',
           detail: result.restoredPolicies.map((j) => `job ${j.jobId} on ${j.hypertable}: ${j.wasScheduled ? 'scheduled' : 'not scheduled'}`) });
       }
       await withTransaction(client, async () => {

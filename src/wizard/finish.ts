@@ -1,5 +1,5 @@
 /**
- * Step 10: put paused compression policies back as they were, remove the `_migrate` ledger schema
+ * Step 10: put paused background jobs back as they were, remove the `_migrate` ledger schema
  * from the target on request (plan `clean`, default no), and say what comes next.
  */
 import { withClient } from '../core/db.js';

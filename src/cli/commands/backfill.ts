@@ -113,7 +113,10 @@ function formatResult(result: BackfillResult): string {
   ]);
   const lines = [table];
   if (result.restoredPolicies.length > 0) {
-    lines.push('', `Compression policies restored: ${result.restoredPolicies.map((j) => `job ${j.jobId} (${j.wasScheduled ? 'on' : 'off, as before'})`).join(', ')}.`);
+    lines.push('', `Background jobs restored: ${result.restoredPolicies.map((j) => `job ${j.jobId} (${j.wasScheduled ? 'on' : 'off, as before'})`).join(', ')}.`);
+  }
+  if (result.refreshedAggregates.length > 0) {
+    lines.push(`Continuous aggregates refreshed over the backfilled range: ${result.refreshedAggregates.join(', ')}.`);
   }
   const decompressed = result.tables.reduce((n, t) => n + t.decompressedChunks.length, 0);
   if (decompressed > 0) lines.push(`${decompressed} compressed chunk(s) were decompressed; the compression policy compresses them again.`);

@@ -8,9 +8,9 @@ interface Flags extends ConnectionFlags, DryRunFlags, JsonFlags { force?: boolea
 export function register(program: Command): void {
   withJsonOption(withDryRunOption(withConnectionOptions(program.command('clean')
     .description('remove what migrate left in the target: the backfill ledger (schema _migrate)'))))
-    .option('--force', 'drop it even while a backfill runs or compression policies are still paused (they are restored first)')
+    .option('--force', 'drop it even while a backfill runs or background jobs are still paused (they are restored first)')
     .addHelpText('after', `
-Refuses while a backfill is running on the target, or while compression policies paused by a
+Refuses while a backfill is running on the target, or while background jobs paused by a
 backfill are not restored yet (\`migrate resume\` restores them). Without the ledger, a later
 \`migrate backfill\` plans again and copies the whole range.
 Exit status: 0 dropped (or nothing to drop), 1 refused or failed, 2 bad usage.`)

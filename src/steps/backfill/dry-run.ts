@@ -8,7 +8,8 @@ import { displayName, sameTable } from '../../core/identifiers.js';
 import { copyInSql, copyOutSql, deleteSql } from './copy.js';
 import type { BackfillInput, BackfillResult, BackfillTableResult } from './index.js';
 import { LEDGER_DDL, ledgerExists, readLedger, readPlan, slicesToCopy } from './ledger.js';
-import { compressedChunks, timescaleSchema } from './policies.js';
+import { describeRefresh, plannedRefreshes, refreshParams, refreshSql, type BackfilledRange } from './continuous-aggregates.js';
+import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, type TargetJob } from './policies.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
 
@@ -22,10 +23,26 @@ function sliceLines(slices: PlannedSlice[]): string[] {
 }
 
 export async function describeDryRun(source: Client, target: Client, tables: PreparedTable[],
-  input: BackfillInput & { workers: number }, ctx: StepContext): Promise<BackfillResult> {
+  input: BackfillInput & { workers: number; sourceIsTimescale: boolean }, ctx: StepContext): Promise<BackfillResult> {
   const hasLedger = await ledgerExists(target);
   if (!hasLedger) ctx.emit({ type: 'sql', side: 'target', sql: LEDGER_DDL.trim() });
   const tsSchema = await timescaleSchema(target);
+  const scope = await pauseScope(target, tables.map((t) => t.name), input.sourceIsTimescale);
+  const pauseSql = (jobs: TargetJob[]): void => {
+    // A job that is off already is only recorded, not altered (and stays off afterwards).
+    for (const job of jobs) {
+      if (job.scheduled) ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.alter_job($1, scheduled => false)`, params: [job.jobId] });
+    }
+  };
+  if (tsSchema && scope === 'all') {
+    const jobs = await jobsToPause(target, [], 'all');
+    if (jobs.length > 0) {
+      ctx.emit({ type: 'info', message: 'Would pause every background job (id >= 1000) until the backfill ends (TimescaleDB source or ' +
+        'continuous aggregates), then restore each one\'s scheduled state:', detail: jobs.map((j) => jobLabel(labelled(j))) });
+      pauseSql(jobs);
+    }
+  }
+  const backfilled: BackfilledRange[] = [];
   const results: BackfillTableResult[] = [];
   for (const table of tables) {
     const ranges = (input.onlyRanges ?? []).filter((r) => sameTable(r.table, table.name));
@@ -48,13 +65,9 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
       ctx.emit({ type: 'info', message: `Would plan ${describePlan(plan)}:`, detail: sliceLines(slices) });
       for (const warning of plan.warnings) ctx.emit({ type: 'warn', message: warning });
     }
+    backfilled.push({ table: table.name, type: targetType, from, until });
     if (tsSchema && slices.length > 0) {
-      const { rows: jobs } = await target.query<{ job_id: number; scheduled: boolean }>(
-        `SELECT job_id, scheduled FROM timescaledb_information.jobs
-          WHERE proc_name = 'policy_compression' AND hypertable_schema = $1 AND hypertable_name = $2`, [table.name.schema, table.name.table]);
-      for (const job of jobs) {
-        ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.alter_job($1, scheduled => false)`, params: [job.job_id] });
-      }
+      if (scope === 'tables') pauseSql(await jobsToPause(target, [table.name], 'tables'));
       for (const chunk of await compressedChunks(target, table.name, targetType, from, until)) {
         ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.decompress_chunk($1::regclass, if_compressed => true)`,
           params: [displayName(chunk)] });
@@ -76,5 +89,16 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
       slicesCopied: 0, rowsCopied: 0, bytesCopied: 0, rowsReplaced: 0, durationMs: 0, rowsPerSecond: 0, mbPerSecond: 0, decompressedChunks: [],
     });
   }
-  return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [] };
+  const refreshes = await plannedRefreshes(target, backfilled);
+  if (refreshes.length > 0) {
+    ctx.emit({ type: 'info', message: 'Once every slice is done, before the jobs are restored, would refresh the continuous aggregates ' +
+      '(autocommit, bottom-up):', detail: refreshes.map(describeRefresh) });
+    for (const refresh of refreshes) ctx.emit({ type: 'sql', side: 'target', sql: refreshSql(refresh), params: refreshParams(refresh) });
+  }
+  return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [],
+    refreshedAggregates: [] };
+}
+
+function labelled(job: TargetJob): { jobId: number; hypertable: string } {
+  return { jobId: job.jobId, hypertable: job.hypertable ? displayName(job.hypertable) : '' };
 }

@@ -3,8 +3,9 @@
  * resumably, in parallel (issue #3, DESIGN.md §2-3).
  *
  * Order of work: plan the slices in the ledger; join the running backfills (shared RUN_LOCK);
- * pause compression policies; decompress compressed chunks in the range; run the workers; then,
- * always, leave RUN_LOCK and, if no other backfill is running, restore the paused policies.
+ * pause background jobs (policies.ts); decompress compressed chunks in the range; run the workers;
+ * once every slice is done, refresh the continuous aggregates over the range; then, always, leave
+ * RUN_LOCK and, if no other backfill is running, restore the paused jobs.
  * Ctrl-C stops claiming slices and rolls back the ones in flight (they are redone next time).
  */
 import os from 'node:os';
@@ -14,7 +15,8 @@ import { InterruptedError, MigrateError, UsageError } from '../../core/errors.js
 import { displayName, sameTable } from '../../core/identifiers.js';
 import { describeDryRun } from './dry-run.js';
 import { RUN_LOCK, type LedgerPlan } from './ledger.js';
-import { compressedChunks, decompressChunks, pauseCompressionPolicies, type PausedJob } from './policies.js';
+import { describeRefresh, refreshContinuousAggregates } from './continuous-aggregates.js';
+import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, pauseScope, timescaleSchema, type PausedJob } from './policies.js';
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
@@ -66,6 +68,8 @@ export interface BackfillResult {
   tables: BackfillTableResult[];
   pausedPolicies: PausedJob[];
   restoredPolicies: PausedJob[];
+  /** Continuous aggregates refreshed over the backfilled range (view, window), bottom-up. */
+  refreshedAggregates: string[];
 }
 
 export const DEFAULT_WORKERS = 4;
@@ -88,8 +92,9 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
     target = await openSession(ctx.target);
     ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
     const tables = await prepareTables(source, target, inputs, ctx.emit);
+    const sourceIsTimescale = (await timescaleSchema(source)) !== undefined;
     if (ctx.dryRun) {
-      const result = await describeDryRun(source, target, tables, { ...input, workers }, ctx);
+      const result = await describeDryRun(source, target, tables, { ...input, workers, sourceIsTimescale }, ctx);
       ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Dry run: nothing was changed' });
       return result;
     }
@@ -97,20 +102,23 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
       by, emit: ctx.emit });
     ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Backfill planned' });
     discard(source); // the workers open their own
-    return await runPlanned(ctx, target, tables, plans, workers, by, started);
+    return await runPlanned(ctx, target, tables, plans, { workers, by, started, sourceIsTimescale });
   } finally {
     discard(target);
     discard(source);
   }
 }
 
+interface RunOptions { workers: number; by: string; started: number; sourceIsTimescale: boolean }
+
 async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTable[], plans: LedgerPlan[],
-  workers: number, by: string, started: number): Promise<BackfillResult> {
+  { workers, by, started, sourceIsTimescale }: RunOptions): Promise<BackfillResult> {
   const counters = await readCounters(target, plans);
   const pendingSlices = [...counters.values()].reduce((n, c) => n + c.slicesTotal - c.slicesDone, 0);
   const decompressed = new Map<string, string[]>();
   let paused: PausedJob[] = [];
   let restored: PausedJob[] = [];
+  let refreshed: string[] = [];
   let used = 0;
   // Joining the running backfills before pausing: whoever leaves last restores the policies.
   await target.query(`SELECT pg_advisory_lock_shared(${RUN_LOCK})`);
@@ -119,15 +127,21 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
       ctx.emit({ type: 'info', message: 'Every slice is done already; nothing to copy (use --redo to copy again).' });
     } else {
       const busy = plans.filter((p) => (counters.get(displayName(p.table))?.slicesDone ?? 0) < (counters.get(displayName(p.table))?.slicesTotal ?? 0));
-      paused = await pauseCompressionPolicies(target, busy.map((p) => p.table), by);
+      const busyTables = busy.map((p) => p.table);
+      const scope = await pauseScope(target, busyTables, sourceIsTimescale);
+      paused = await pauseJobs(target, await jobsToPause(target, busyTables, scope), by);
       if (paused.length > 0) {
-        ctx.emit({ type: 'info', message: 'Paused compression policies until the backfill ends:',
-          detail: paused.map((j) => `job ${j.jobId} on ${j.hypertable} (was ${j.wasScheduled ? 'scheduled' : 'not scheduled'})`) });
+        ctx.emit({ type: 'info', message: scope === 'all'
+          ? 'Paused every background job (id >= 1000) until the backfill ends (TimescaleDB source or continuous aggregates):'
+          : 'Paused the backfilled hypertables\' policies until the backfill ends:',
+        detail: paused.map((j) => `${jobLabel(j)} (was ${j.wasScheduled ? 'scheduled' : 'not scheduled'})`) });
       }
       for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
       used = Math.min(workers, pendingSlices);
       await runWorkers(ctx, plans, tables, counters, used, by);
     }
+    // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
+    refreshed = await refreshIfComplete(ctx, plans);
   } finally {
     await target.query(`SELECT pg_advisory_unlock_shared(${RUN_LOCK})`).catch(() => discard(target));
     restored = await restoreWhenLast(ctx);
@@ -137,7 +151,26 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const complete = [...after.values()].every((c) => c.slicesDone === c.slicesTotal);
   const durationMs = Date.now() - started;
   const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
-  return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored };
+  return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored,
+    refreshedAggregates: refreshed };
+}
+
+/**
+ * Refresh the continuous aggregates over the backfilled ranges once every slice is done, while the
+ * jobs are still paused. On a connection of its own: refresh_continuous_aggregate cannot run in a
+ * transaction block. Of several backfills sharing the ledger, the one that finishes the last slice
+ * sees every slice done (a second refresh of the same window would find nothing to do).
+ */
+async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<string[]> {
+  return withClient(ctx.target, async (client) => {
+    const counters = await readCounters(client, plans);
+    if (![...counters.values()].every((c) => c.slicesDone === c.slicesTotal)) {
+      ctx.emit({ type: 'info', message: 'Another backfill is still copying slices; the one that finishes last refreshes the continuous aggregates.' });
+      return [];
+    }
+    const ranges = plans.map((p) => ({ table: p.table, type: p.targetType, from: p.from, until: p.until }));
+    return (await refreshContinuousAggregates(client, ranges, ctx.emit)).map(describeRefresh);
+  }, { applicationName: 'migrate backfill' });
 }
 
 async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: PreparedTable[], counters: Map<string, TableCounters>,

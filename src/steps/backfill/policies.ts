@@ -1,19 +1,36 @@
 /**
- * Compression policies and compressed chunks on the target hypertables.
+ * Background jobs (policies) and compressed chunks on the target during the backfill.
  *
- * A compression job running during the backfill would compress chunks we are about to clear and
- * refill. So we pause the tables' compression jobs, remembering in `_migrate.paused_job` whether
- * each was scheduled before (a job the operator had switched off stays off), and restore exactly
- * that when the backfill ends, fails, or, after a crash, on the next run or `migrate resume`.
- * The remembered state is written in the same transaction as the pause, and a second pause never
- * overwrites it, so a crash between the two cannot lose it.
+ * Which jobs are paused:
+ * - from a TimescaleDB source, or when a continuous aggregate reads a backfilled hypertable: every
+ *   job with id >= 1000 (DESIGN.md §2: policies of all kinds and user jobs; the caggs are refreshed
+ *   over the backfilled range before the jobs come back, see continuous-aggregates.ts);
+ * - otherwise the policy jobs of the backfilled hypertables: compression (it would compress chunks
+ *   we are about to clear and refill), retention (it would drop chunks just copied: the copied
+ *   range is old data by nature) and reorder (it rewrites chunks under an exclusive lock).
+ * We remember in `_migrate.paused_job` whether each was scheduled before (a job the operator had
+ * switched off stays off), and restore exactly that when the backfill ends, fails, or, after a
+ * crash, on the next run or `migrate resume`. The remembered state is written in the same
+ * transaction as the pause, and a second pause never overwrites it, so a crash between the two
+ * cannot lose it. Jobs without a hypertable are recorded with an empty hypertable name.
  */
 import { withTransaction, type Client } from '../../core/db.js';
 import { displayName, quoteIdent, type QualifiedName } from '../../core/identifiers.js';
 import { isIntegerTimeType, type TimeType } from '../../core/time-values.js';
+import { hasContinuousAggregates } from './continuous-aggregates.js';
 import { ledgerExists } from './ledger.js';
 
+/** `hypertable` is '' for a job that belongs to no hypertable (a user-defined job). */
 export interface PausedJob { jobId: number; hypertable: string; wasScheduled: boolean }
+
+/** 'all': every job with id >= 1000; 'tables': the policy jobs of the backfilled hypertables. */
+export type PauseScope = 'all' | 'tables';
+
+export interface TargetJob { jobId: number; scheduled: boolean; hypertable: QualifiedName | undefined }
+
+export function jobLabel(job: { jobId: number; hypertable: string }): string {
+  return job.hypertable ? `job ${job.jobId} on ${job.hypertable}` : `job ${job.jobId}`;
+}
 
 /** The schema timescaledb's API lives in, or undefined when the extension is not installed. */
 export async function timescaleSchema(client: Client): Promise<string | undefined> {
@@ -22,33 +39,52 @@ export async function timescaleSchema(client: Client): Promise<string | undefine
   return rows[0]?.schema;
 }
 
-const JOBS_SQL = `SELECT job_id, scheduled FROM timescaledb_information.jobs
-   WHERE proc_name = 'policy_compression' AND hypertable_schema = $1 AND hypertable_name = $2 ORDER BY job_id`;
+/** Table policies we pause when not pausing everything (see the header). */
+const TABLE_POLICIES = ['policy_compression', 'policy_retention', 'policy_reorder'];
 
 function alterJobSql(schema: string): string {
   // extnamespace::regnamespace::text is already quoted where needed.
   return `SELECT ${schema}.alter_job($1, scheduled => $2)`;
 }
 
-/** Pause the compression jobs of these tables; returns what was paused (with the state to restore). */
-export async function pauseCompressionPolicies(client: Client, tables: QualifiedName[], by: string): Promise<PausedJob[]> {
+/** 'all' from a TimescaleDB source or when a continuous aggregate reads one of the tables (DESIGN.md §2). */
+export async function pauseScope(target: Client, tables: QualifiedName[], sourceIsTimescale: boolean): Promise<PauseScope> {
+  if (sourceIsTimescale) return 'all';
+  if (!(await timescaleSchema(target))) return 'tables';
+  return (await hasContinuousAggregates(target, tables)) ? 'all' : 'tables';
+}
+
+/** The jobs a backfill of these tables pauses, with their current `scheduled`. */
+export async function jobsToPause(client: Client, tables: QualifiedName[], scope: PauseScope): Promise<TargetJob[]> {
+  if (!(await timescaleSchema(client))) return [];
+  const { rows } = await client.query<{ job_id: number; scheduled: boolean; schema: string | null; table: string | null }>(
+    `SELECT job_id, scheduled, hypertable_schema AS schema, hypertable_name AS table FROM timescaledb_information.jobs
+      WHERE job_id >= 1000 AND ($1 OR (proc_name = ANY($2::text[])
+        AND (hypertable_schema, hypertable_name) IN (SELECT * FROM unnest($3::text[], $4::text[]))))
+      ORDER BY job_id`,
+    [scope === 'all', TABLE_POLICIES, tables.map((t) => t.schema), tables.map((t) => t.table)]);
+  return rows.map((r) => ({ jobId: r.job_id, scheduled: r.scheduled,
+    hypertable: r.schema !== null && r.table !== null ? { schema: r.schema, table: r.table } : undefined }));
+}
+
+/** Pause these jobs; returns what was paused (with the state to restore). */
+export async function pauseJobs(client: Client, jobs: TargetJob[], by: string): Promise<PausedJob[]> {
   const schema = await timescaleSchema(client);
   if (!schema) return [];
   const paused: PausedJob[] = [];
-  for (const table of tables) {
-    const { rows } = await client.query<{ job_id: number; scheduled: boolean }>(JOBS_SQL, [table.schema, table.table]);
-    for (const job of rows) {
-      await withTransaction(client, async () => {
-        // A crashed run may have paused it already: keep the state it recorded (the original one).
-        await client.query(
-          `INSERT INTO _migrate.paused_job (job_id, hypertable_schema, hypertable_name, was_scheduled, paused_by)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING`, [job.job_id, table.schema, table.table, job.scheduled, by]);
-        if (job.scheduled) await client.query(alterJobSql(schema), [job.job_id, false]);
-      });
-      const { rows: recorded } = await client.query<{ was_scheduled: boolean }>(
-        'SELECT was_scheduled FROM _migrate.paused_job WHERE job_id = $1', [job.job_id]);
-      paused.push({ jobId: job.job_id, hypertable: displayName(table), wasScheduled: recorded[0]?.was_scheduled ?? job.scheduled });
-    }
+  for (const job of jobs) {
+    await withTransaction(client, async () => {
+      // A crashed run may have paused it already: keep the state it recorded (the original one).
+      await client.query(
+        `INSERT INTO _migrate.paused_job (job_id, hypertable_schema, hypertable_name, was_scheduled, paused_by)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING`,
+        [job.jobId, job.hypertable?.schema ?? '', job.hypertable?.table ?? '', job.scheduled, by]);
+      if (job.scheduled) await client.query(alterJobSql(schema), [job.jobId, false]);
+    });
+    const { rows: recorded } = await client.query<{ was_scheduled: boolean }>(
+      'SELECT was_scheduled FROM _migrate.paused_job WHERE job_id = $1', [job.jobId]);
+    paused.push({ jobId: job.jobId, hypertable: job.hypertable ? displayName(job.hypertable) : '',
+      wasScheduled: recorded[0]?.was_scheduled ?? job.scheduled });
   }
   return paused;
 }
@@ -67,11 +103,11 @@ export async function restoreRecordedPolicies(client: Client): Promise<PausedJob
     await withTransaction(client, async () => {
       const exists = schema !== undefined && (await client.query('SELECT 1 FROM timescaledb_information.jobs WHERE job_id = $1',
         [row.job_id])).rowCount !== 0;
-      // A job dropped meanwhile (remove_compression_policy) has nothing to restore.
+      // A job dropped meanwhile (remove_compression_policy, delete_job) has nothing to restore.
       if (exists) await client.query(alterJobSql(schema as string), [row.job_id, row.was_scheduled]);
       await client.query('DELETE FROM _migrate.paused_job WHERE job_id = $1', [row.job_id]);
     });
-    restored.push({ jobId: row.job_id, hypertable: displayName(row), wasScheduled: row.was_scheduled });
+    restored.push({ jobId: row.job_id, hypertable: row.table === '' ? '' : displayName(row), wasScheduled: row.was_scheduled });
   }
   return restored;
 }

@@ -1,5 +1,5 @@
 /**
- * Restoring paused compression policies, by whoever is the last backfill to leave: each running
+ * Restoring the paused background jobs (policies.ts), by whoever is the last backfill to leave: each running
  * backfill holds RUN_LOCK shared, so getting it exclusively proves no backfill is running (a
  * crashed process's lock went with its connection). `migrate resume` calls restorePausedPolicies
  * to repair what a crash left behind.
@@ -8,7 +8,7 @@ import type { StepContext } from '../../core/context.js';
 import { withClient, type Client } from '../../core/db.js';
 import { describeError } from '../../core/errors.js';
 import { RUN_LOCK, ledgerExists } from './ledger.js';
-import { countPausedJobs, restoreRecordedPolicies, type PausedJob } from './policies.js';
+import { countPausedJobs, jobLabel, restoreRecordedPolicies, type PausedJob } from './policies.js';
 import { sleep } from './retry.js';
 
 /** Restore the paused jobs if no backfill holds RUN_LOCK; undefined when one does. */
@@ -25,8 +25,8 @@ export async function restoreIfIdle(client: Client): Promise<PausedJob[] | undef
 
 function report(ctx: Pick<StepContext, 'emit'>, restored: PausedJob[]): void {
   if (restored.length === 0) return;
-  ctx.emit({ type: 'info', message: 'Restored the compression policies to their state before the backfill:',
-    detail: restored.map((j) => `job ${j.jobId} on ${j.hypertable}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
+  ctx.emit({ type: 'info', message: 'Restored the paused background jobs to their state before the backfill:',
+    detail: restored.map((j) => `${jobLabel(j)}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
 }
 
 /** At the end of a backfill (success or not). Never throws: a failure here must not hide the run's own outcome. */
@@ -41,11 +41,11 @@ export async function restoreWhenLast(ctx: Pick<StepContext, 'target' | 'emit'>)
         if ((await countPausedJobs(client)) === 0) return [];
         await sleep(300);
       }
-      ctx.emit({ type: 'info', message: 'Another backfill is still running on this target; the last one to finish restores the paused compression policies.' });
+      ctx.emit({ type: 'info', message: 'Another backfill is still running on this target; the last one to finish restores the paused background jobs.' });
       return [];
     }, { applicationName: 'migrate backfill' });
   } catch (error) {
-    ctx.emit({ type: 'warn', message: `Could not restore the paused compression policies: ${describeError(error)}`,
+    ctx.emit({ type: 'warn', message: `Could not restore the paused background jobs: ${describeError(error)}`,
       detail: ['Run `migrate backfill` again (same flags) or `migrate resume` to restore them; they are recorded in _migrate.paused_job.'] });
     return [];
   }
@@ -59,12 +59,12 @@ export async function restorePausedPolicies(ctx: Pick<StepContext, 'target' | 'e
   return withClient(ctx.target, async (client) => {
     if (ctx.dryRun) {
       const paused = await countPausedJobs(client);
-      if (paused > 0) ctx.emit({ type: 'info', message: `Would restore ${paused} paused compression polic${paused === 1 ? 'y' : 'ies'}.` });
+      if (paused > 0) ctx.emit({ type: 'info', message: `Would restore ${paused} paused background job${paused === 1 ? '' : 's'}.` });
       return [];
     }
     const restored = await restoreIfIdle(client);
     if (restored === undefined) {
-      ctx.emit({ type: 'info', message: 'A backfill is running on this target; it restores the paused compression policies when it ends.' });
+      ctx.emit({ type: 'info', message: 'A backfill is running on this target; it restores the paused background jobs when it ends.' });
       return [];
     }
     report(ctx, restored);
