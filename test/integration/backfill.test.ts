@@ -290,23 +290,27 @@ describe('backfill to a plain PostgreSQL target', () => {
 });
 
 describe.skipIf(!hasTimescale)('[timescaledb] backfill into a hypertable', () => {
-  async function hypertableTarget(): Promise<void> {
+  /**
+   * A target hypertable with dual-written and stale rows and a compression policy. `compressed`
+   * compresses every chunk first, as the policy would have: before the policy exists, because its
+   * job starts at once and would race a compress_chunk of our own ("already compressed").
+   */
+  async function hypertableTarget(options: { compressed?: boolean } = {}): Promise<void> {
     await sql(dbs.target, `CREATE EXTENSION IF NOT EXISTS timescaledb; DROP SCHEMA IF EXISTS _migrate CASCADE;
       DROP TABLE IF EXISTS public.metrics; ${DDL};
       SELECT create_hypertable('public.metrics', by_range('time', interval '1 day'));
       ALTER TABLE public.metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device');
-      SELECT add_compression_policy('public.metrics', interval '1 day');
       INSERT INTO public.metrics SELECT ${ROW} FROM generate_series(0, 49999) i
         WHERE timestamptz '2024-01-01 00:00:00+00' + i * interval '17 seconds' >= '2024-01-07 12:00:00+00';
       INSERT INTO public.metrics SELECT timestamptz '2024-01-03 00:00:00+00' + i * interval '1 minute', 99, -1, 'stale'
-        FROM generate_series(0, 99) i;`);
+        FROM generate_series(0, 99) i;
+      ${options.compressed ? "SELECT compress_chunk(c) FROM show_chunks('public.metrics') c;" : ''}
+      SELECT add_compression_policy('public.metrics', interval '1 day');`);
   }
 
   it('aligns slices to chunks, decompresses compressed chunks in range, pauses and restores the policy', async () => {
-    await hypertableTarget();
-    // Compress the chunks holding dual-written and stale rows, as the policy would have.
-    // if_not_compressed: the policy's background job may have compressed some already.
-    await sql(dbs.target, `SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('public.metrics') c`);
+    // The chunks holding dual-written and stale rows are compressed, as the policy would have.
+    await hypertableTarget({ compressed: true });
     const [job] = await sql<{ job_id: number }>(dbs.target,
       "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'metrics'");
     const ctx = contextFor(dbs);
