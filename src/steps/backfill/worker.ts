@@ -41,11 +41,11 @@ interface Claimed { work: TableWork; start: string; end: string; estRows: number
 
 // Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
 // process holds sits idle; the control session holding RUN_LOCK sits idle for the whole run), and
-// text-format COPY must print and parse values alike on both sides whatever the servers' defaults.
+// text-format COPY must print and parse values alike on both sides whatever the servers' defaults
+// (connect() already pins TimeZone, DateStyle and IntervalStyle; these are the rest).
 // Set through pg_settings so a setting an older server lacks (idle_session_timeout < 14) is skipped.
 const SESSION_SETTINGS: [string, string][] = [['statement_timeout', '0'], ['idle_in_transaction_session_timeout', '0'],
-  ['idle_session_timeout', '0'], ['DateStyle', 'ISO, YMD'], ['IntervalStyle', 'postgres'], ['extra_float_digits', '3'],
-  ['bytea_output', 'hex']];
+  ['idle_session_timeout', '0'], ['extra_float_digits', '3'], ['bytea_output', 'hex']];
 
 /** A connection set up for backfill work (see SESSION_SETTINGS). */
 export async function openSession(endpoint: Endpoint): Promise<Client> {
