@@ -26,6 +26,8 @@ const recordedPointSchema = z.object({
   column: z.string().min(1),
   type: z.enum(TIME_TYPES),
   until: z.string().min(1),
+  /** min(time) on the target when T was checked: where dual-writes began (completion-point-guard.ts). */
+  dualWritesFrom: z.string().min(1).optional(),
   recordedAt: z.string(),
 });
 const fileSchema = z.object({

@@ -11,11 +11,12 @@ import {
   completionPointsPath, recordCompletionPoints, resolveTimeTables, resolveUntil, type TimeTablePair,
 } from '../core/completion-points.js';
 import type { StepContext } from '../core/context.js';
-import { withClient, type Client } from '../core/db.js';
+import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError, UsageError, isPgError } from '../core/errors.js';
 import { displayTableSpec, quoteQualified, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
-import { checkUntil } from './completion-point-checks.js';
+import { guardCompletionPoints, recordDualWriteStart } from './completion-point-guard.js';
+import { PLAN_LOCK, ensureLedger } from './backfill/ledger.js';
 import { consistencyRange, detectEpochUnit, epochSecondsNow, type EpochUnit, type RangeFacts } from './completion-point-range.js';
 
 export const DEFAULT_MARGIN = '5 minutes';
@@ -165,32 +166,34 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
         '`migrate completion-point` again.',
     });
   }
-  const problems: string[] = [];
+  const guarded = pairs.map((p) => ({ table: p.spec, key: p.key, column: p.column, type: p.type,
+    until: values.get(p.key)?.until as string }));
+  // The same check backfill and validate run, against where dual-writes began (kept in the ledger
+  // once observed, since a backfill lowers the target's minimum).
+  const { warnings, starts } = await guardCompletionPoints(target, guarded, {
+    dir: ctx.dir, margin: options.margin, lateness: options.lateness, timezone: options.timezone,
+  });
   for (const [i, pair] of pairs.entries()) {
     const point = points[i] as TablePoint;
-    const until = values.get(pair.key)?.until as string;
-    const unit = point.unit === 'unknown' ? undefined : point.unit;
-    const check = await checkUntil(target, { type: pair.type, until, earliest: point.earliestDualWrite as string, ...options,
-      ...(unit ? { unit } : {}) });
-    problems.push(...check.problems.map((p) => `${pair.key}: ${p}`));
-    point.notes.push(...check.warnings);
-    point.until = until;
+    const start = starts.get(pair.key);
+    if (start && start.origin !== 'observed') point.earliestDualWrite = start.earliest;
+    point.notes.push(...warnings.filter((w) => w.startsWith(`${pair.key}: `)).map((w) => w.slice(pair.key.length + 2)));
+    point.until = values.get(pair.key)?.until as string;
     point.status = 'recorded';
   }
-  if (problems.length > 0) {
-    throw new UsageError(`Not recording the completion point${pairs.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}`, {
-      hint: `Run \`migrate completion-point ${pairs.map((p) => `--table ${shellQuote(displayTableSpec(p.spec))}`).join(' ')}\` ` +
-        'without --until to see the consistency range and a suggested value.',
-    });
-  }
-  const records = pairs.map((p) => ({ schema: p.spec.schema, table: p.spec.table, column: p.column, type: p.type,
-    until: values.get(p.key)?.until as string }));
+  const records = guarded.map((g) => ({ schema: g.table.schema, table: g.table.table, column: g.column, type: g.type,
+    until: g.until, dualWritesFrom: starts.get(g.key)?.earliest as string }));
   if (ctx.dryRun) {
     ctx.emit({ type: 'info', message: `Would record in ${completionPointsPath(ctx.dir)}:`,
       detail: records.map((r, i) => `${pairs[i]?.key}: ${r.until}`) });
     return;
   }
   await recordCompletionPoints(ctx.dir, records);
+  await withTransaction(target, async () => {
+    await target.query(`SELECT pg_advisory_xact_lock(${PLAN_LOCK})`);
+    await ensureLedger(target);
+    for (const g of guarded) await recordDualWriteStart(target, g, starts.get(g.key)?.earliest as string);
+  });
 }
 
 /** Check an interval flag in PostgreSQL (`10m`, `5 minutes`, `1h30m`); it must not be negative. */

@@ -38,7 +38,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] backfill of -infinity rows into a 
   it('refuses before changing anything, naming the rows and --from', async () => {
     const result = await backfill([]);
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toContain('public.readings: 2 row(s) with time = -infinity');
+    expect(result.stderr).toContain('public.readings: 2 rows with time = -infinity');
     expect(result.stderr).toContain('--from');
     const [ledger] = await sql<{ n: string }>(dbs.target, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = '_migrate'");
     expect(Number(ledger?.n)).toBe(0);

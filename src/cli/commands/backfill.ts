@@ -16,6 +16,7 @@ interface Flags extends CommonFlags {
   workers: string;
   slice?: string;
   redo?: boolean;
+  includeInfinity?: boolean;
 }
 
 export function register(program: Command): void {
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--slice <width>', "slice width: an interval ('1 day') for time columns, a number for integer ones; " +
       "default: the target's chunk interval, sized from row estimates")
     .option('--redo', 'plan again and re-copy every slice, also the ones already done')
+    .option('--include-infinity', 'also copy source rows whose time is +infinity (no dual-write brings them), with one more slice')
     .addHelpText('after', `
 Each slice is one target transaction: claim it in the ledger (_migrate.backfill_slice), delete the
 target's rows in the slice's range, COPY the source's rows in, mark it done, commit. Rows >= T are
@@ -61,7 +63,8 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       let result: BackfillResult;
       try {
         result = await runBackfill({ tables: inputs, workers, ...(flags.slice ? { slice: flags.slice } : {}),
-          ...(flags.redo ? { redo: true } : {}) }, ctx);
+          ...(flags.redo ? { redo: true } : {}), ...(flags.includeInfinity ? { includeInfinity: true } : {}),
+          ...(flags.timezone ? { timezone: flags.timezone } : {}) }, ctx);
       } catch (error) {
         await record(error instanceof InterruptedError ? 'interrupted' : 'failed', (error as Error).message);
         throw error;

@@ -11,6 +11,7 @@ import { MigrateError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifiers.js';
 import { castParam, timeLiteral, type TimeType } from '../../core/time-values.js';
 import { columnList, type CopyColumns } from './columns.js';
+import { isInfinitySlice } from './ledger.js';
 
 export interface SliceJob {
   table: QualifiedName;
@@ -29,16 +30,25 @@ export interface SliceCopy {
   deleted: number;
 }
 
-export function deleteSql(job: Pick<SliceJob, 'table' | 'column' | 'targetType'>): string {
+/**
+ * A slice is [start, end); the one slice whose ends are equal, [infinity, infinity], holds exactly the
+ * rows at +infinity (--include-infinity), so its upper bound is inclusive.
+ */
+function upperBound(job: Pick<SliceJob, 'start' | 'end'>): string {
+  return isInfinitySlice(job) ? '<=' : '<';
+}
+
+export function deleteSql(job: Pick<SliceJob, 'table' | 'column' | 'targetType' | 'start' | 'end'>): string {
   const col = quoteIdent(job.column);
-  return `DELETE FROM ${quoteQualified(job.table)} WHERE ${col} >= ${castParam(1, job.targetType)} AND ${col} < ${castParam(2, job.targetType)}`;
+  return `DELETE FROM ${quoteQualified(job.table)} WHERE ${col} >= ${castParam(1, job.targetType)} ` +
+    `AND ${col} ${upperBound(job)} ${castParam(2, job.targetType)}`;
 }
 
 /** COPY takes no parameters: the bounds are spliced as literals by the one helper that quotes them. */
 export function copyOutSql(job: SliceJob): string {
   const col = quoteIdent(job.column);
   return `COPY (SELECT ${columnList(job.columns)} FROM ${quoteQualified(job.table)} ` +
-    `WHERE ${col} >= ${timeLiteral(job.start, job.sourceType)} AND ${col} < ${timeLiteral(job.end, job.sourceType)}) ` +
+    `WHERE ${col} >= ${timeLiteral(job.start, job.sourceType)} AND ${col} ${upperBound(job)} ${timeLiteral(job.end, job.sourceType)}) ` +
     `TO STDOUT (FORMAT ${job.columns.format})`;
 }
 

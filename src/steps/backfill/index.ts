@@ -37,6 +37,10 @@ export interface BackfillInput {
   redo?: boolean;
   /** Re-copy just the slices overlapping these ranges (validate --repair). */
   onlyRanges?: RangeRequest[];
+  /** The zone timestamp/date columns' values are in (default UTC), for the check that T is not in the future. */
+  timezone?: string;
+  /** Copy the source's rows at +infinity too, with one more slice (--include-infinity). */
+  includeInfinity?: boolean;
 }
 
 export interface BackfillTableResult {
@@ -91,7 +95,8 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
   try {
     target = await openSession(ctx.target);
     ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
-    const tables = await prepareTables(source, target, inputs, ctx.emit);
+    const tables = await prepareTables(source, target, inputs, { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone,
+      includeInfinity: input.includeInfinity });
     const sourceIsTimescale = (await timescaleSchema(source)) !== undefined;
     if (ctx.dryRun) {
       const result = await describeDryRun(source, target, tables, { ...input, workers, sourceIsTimescale }, ctx);
@@ -99,6 +104,7 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
       return result;
     }
     const plans = await recordPlans(source, target, tables, { redo: input.redo, slice: input.slice, onlyRanges: input.onlyRanges,
+      includeInfinity: input.includeInfinity,
       by, emit: ctx.emit });
     ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Backfill planned' });
     discard(source); // the workers open their own

@@ -20,6 +20,23 @@ export const LEDGER_VERSION = 1;
 export const PLAN_LOCK = "hashtextextended('migrate:backfill:plan', 0)";
 export const RUN_LOCK = "hashtextextended('migrate:backfill:run', 0)";
 
+/**
+ * Where dual-writes began per table, kept from before the first slice (completion-point-guard.ts):
+ * the backfill lowers min(time) on the target, so later checks of T must not read it from there.
+ * Added to existing ledgers by ensureLedger, so the ledger version stays 1.
+ */
+const COMPLETION_POINT_DDL = `
+CREATE TABLE IF NOT EXISTS _migrate.completion_point (
+  schema_name text NOT NULL,
+  table_name text NOT NULL,
+  time_column text NOT NULL,
+  time_type text NOT NULL,
+  dual_writes_from text NOT NULL,
+  until_value text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (schema_name, table_name)
+);`;
+
 export const LEDGER_DDL = `
 CREATE SCHEMA IF NOT EXISTS _migrate;
 CREATE TABLE IF NOT EXISTS _migrate.ledger_version (
@@ -67,7 +84,8 @@ CREATE TABLE IF NOT EXISTS _migrate.paused_job (
   was_scheduled boolean NOT NULL,
   paused_at timestamptz NOT NULL DEFAULT now(),
   paused_by text NOT NULL
-);`;
+);
+${COMPLETION_POINT_DDL}`;
 
 export interface LedgerSlice {
   table: QualifiedName;
@@ -98,6 +116,8 @@ export async function ensureLedger(client: Client): Promise<void> {
   if (!(await ledgerExists(client))) {
     await client.query(LEDGER_DDL);
     await client.query('INSERT INTO _migrate.ledger_version (version) VALUES ($1)', [LEDGER_VERSION]);
+  } else {
+    await client.query(COMPLETION_POINT_DDL);
   }
   const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM _migrate.ledger_version');
   const version = Number(rows[0]?.v ?? 0);
@@ -175,6 +195,22 @@ export async function writePlan(client: Client, plan: LedgerPlan, slices: { star
      SELECT $1, $2, $3, s, e, i::int, r FROM unnest($4::text[], $5::text[], $6::int8[]) WITH ORDINALITY u(s, e, r, i)
      ON CONFLICT DO NOTHING`,
     [table.schema, table.table, plan.column, slices.map((s) => s.start), slices.map((s) => s.end), slices.map((s) => s.estRows)]);
+}
+
+/** The slice [infinity, infinity]: the rows at +infinity (--include-infinity; copy.ts reads it as `= 'infinity'`). */
+export const INFINITY_SLICE = { start: 'infinity', end: 'infinity' } as const;
+
+export function isInfinitySlice(slice: { start: string; end: string }): boolean {
+  return slice.start === INFINITY_SLICE.start && slice.end === INFINITY_SLICE.end;
+}
+
+/** Add the +infinity slice to a table's plan, after its last slice; nothing when it is there already. */
+export async function addInfinitySlice(client: Client, plan: LedgerPlan, estRows: number): Promise<void> {
+  await client.query(
+    `INSERT INTO _migrate.backfill_slice (schema_name, table_name, time_column, range_start, range_end, seq, est_rows)
+     SELECT $1, $2, $3, $4, $5, coalesce(max(seq), 0) + 1, $6 FROM _migrate.backfill_slice WHERE schema_name = $1 AND table_name = $2
+     ON CONFLICT DO NOTHING`,
+    [plan.table.schema, plan.table.table, plan.column, INFINITY_SLICE.start, INFINITY_SLICE.end, estRows]);
 }
 
 /** Set slices overlapping [start, end) back to pending (validate --repair). Returns how many. */

@@ -10,9 +10,11 @@ import { withTransaction, type Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
 import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
+import { guardCompletionPoints, recordDualWriteStart, type DualWriteStart } from '../completion-point-guard.js';
+import { countEdgeRows, rowCount, type EdgeRows } from '../time-edge-rows.js';
 import { isInfinite } from './axis.js';
 import { matchColumns, type CopyColumns } from './columns.js';
-import { PLAN_LOCK, ensureLedger, readPlan, reopenRange, writePlan, type LedgerPlan } from './ledger.js';
+import { PLAN_LOCK, addInfinitySlice, ensureLedger, readPlan, reopenRange, writePlan, type LedgerPlan } from './ledger.js';
 import { describePlan, planSlices, type SlicePlan } from './slices.js';
 
 export interface BackfillTableInput {
@@ -36,9 +38,23 @@ export interface PreparedTable {
   column: string;
   type: TimeType;
   columns: CopyColumns;
+  /** Where dual-writes began; recorded in the ledger with the plan when it was only observed now. */
+  dualWriteStart?: DualWriteStart;
+  /** Source rows at NULL / ±infinity times (counted before planning). */
+  edgeRows?: EdgeRows;
 }
 
-export async function prepareTables(source: Client, target: Client, inputs: BackfillTableInput[], emit: Emit): Promise<PreparedTable[]> {
+export interface PrepareOptions {
+  emit: Emit;
+  dir: string;
+  /** The zone of timestamp/date columns' values, for "T is in the future". */
+  timezone?: string | undefined;
+  /** Copy source rows at +infinity with one more slice (--include-infinity). */
+  includeInfinity?: boolean | undefined;
+}
+
+export async function prepareTables(source: Client, target: Client, inputs: BackfillTableInput[],
+  { emit, dir, timezone, includeInfinity = false }: PrepareOptions): Promise<PreparedTable[]> {
   const prepared: PreparedTable[] = [];
   for (const input of inputs) {
     const sourceInfo = await resolveTable(source, input.table, 'source');
@@ -58,35 +74,53 @@ export async function prepareTables(source: Client, target: Client, inputs: Back
     }
     prepared.push({ input, name: sourceInfo.name, key, sourceInfo, targetInfo, column, type, columns });
   }
-  const problems: string[] = [];
+  // T is checked here, on every path into the backfill, before anything changes.
+  const guard = await guardCompletionPoints(target, prepared.map((t) => ({ table: t.name, key: t.key, column: t.column, type: t.type,
+    until: t.input.until })), { dir, timezone });
+  for (const warning of guard.warnings) emit({ type: 'warn', message: warning });
   for (const table of prepared) {
-    const problem = await infiniteTimeProblem(source, table);
-    if (problem) problems.push(problem);
+    const start = guard.starts.get(table.key);
+    if (start) table.dualWriteStart = start;
   }
+  const problems: string[] = [];
+  emit({ type: 'phase', id: 'backfill-edges', message: 'Counting source rows with a NULL or infinite time' });
+  for (const table of prepared) {
+    table.edgeRows = await countEdgeRows(source, table.sourceInfo, table.column, table.type);
+    problems.push(...edgeProblems(table, table.edgeRows, includeInfinity));
+  }
+  emit({ type: 'done', id: 'backfill-edges', message: 'Counted source rows with a NULL or infinite time', ok: problems.length === 0 });
   if (problems.length > 0) {
-    throw new UsageError(`A hypertable cannot store infinite times, and the range to backfill holds some:\n  - ${problems.join('\n  - ')}`, {
-      hint: 'Start the range after them with --from (those rows then stay on the source only), or change or delete them ' +
-        'on the source first. Nothing was changed on the target.',
+    throw new UsageError(`Some source rows cannot be backfilled as asked; nothing was changed:\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Fix each as it says, then run the same command again.',
     });
   }
   return prepared;
 }
 
 /**
- * Rows at -infinity in [from, until) on the way to a hypertable would fail their slice (SQLSTATE
- * 22008) half-way through the run; say so before anything changes. Only `from` open below can reach
- * them (T is finite), and only an index makes the check cheap: without one the slice still fails
- * cleanly, just later.
+ * Rows the slices cannot carry (time-edge-rows.ts), refused before anything changes: NULL times
+ * always; -infinity when the range reaches it and the target is a hypertable (which cannot store
+ * it); +infinity unless --include-infinity adds the slice that copies them.
  */
-async function infiniteTimeProblem(source: Client, table: PreparedTable): Promise<string | undefined> {
+function edgeProblems(table: PreparedTable, edges: EdgeRows, includeInfinity: boolean): string[] {
+  const problems: string[] = [];
+  const col = table.column;
+  if (edges.nulls > 0) {
+    problems.push(`${table.key}: ${rowCount(edges.nulls)} with ${col} IS NULL. No time range holds them (and a hypertable's ` +
+      `time column is NOT NULL), so the backfill would leave them behind. Give them a time or delete them on the source ` +
+      `(SELECT * FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(col)} IS NULL shows them).`);
+  }
   const from = table.input.from;
-  if (!table.targetInfo.hypertable || isIntegerTimeType(table.type) || (from !== undefined && !isInfinite(from))) return undefined;
-  const indexed = table.sourceInfo.indexes.some((i) => i.method === 'btree' && i.columns[0] === table.column && !i.partial);
-  if (!indexed) return undefined;
-  const { rows } = await source.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.column)} = '-infinity'`);
-  const count = Number(rows[0]?.n ?? 0);
-  return count > 0 ? `${table.key}: ${count} row(s) with ${table.column} = -infinity` : undefined;
+  if (edges.minusInfinity > 0 && table.targetInfo.hypertable && (from === undefined || isInfinite(from))) {
+    problems.push(`${table.key}: ${rowCount(edges.minusInfinity)} with ${col} = -infinity, which a hypertable cannot store. ` +
+      'Start the range after them with --from (they then stay on the source only), or change or delete them on the source.');
+  }
+  if (edges.plusInfinity > 0 && !includeInfinity) {
+    problems.push(`${table.key}: ${rowCount(edges.plusInfinity)} with ${col} = +infinity. They lie at or after every T, so no ` +
+      'slice copies them, and no dual-write will bring rows that are already written. Add --include-infinity to copy them ' +
+      '(one more slice replaces the target\'s +infinity rows with the source\'s), or change or delete them on the source.');
+  }
+  return problems;
 }
 
 export function slicePlanFor(source: Client, target: Client, table: PreparedTable, slice: string | undefined): Promise<SlicePlan> {
@@ -101,7 +135,14 @@ async function sameValue(client: Client, type: TimeType, a: string, b: string): 
   return Boolean(rows[0]?.same);
 }
 
-export interface PlanOptions { redo?: boolean; slice?: string; onlyRanges?: RangeRequest[]; by: string; emit: Emit }
+export interface PlanOptions {
+  redo?: boolean | undefined;
+  slice?: string | undefined;
+  onlyRanges?: RangeRequest[] | undefined;
+  includeInfinity?: boolean | undefined;
+  by: string;
+  emit: Emit;
+}
 
 /** Record (or reuse) each table's plan in the ledger; returns the plans the workers follow. */
 export async function recordPlans(source: Client, target: Client, tables: PreparedTable[], options: PlanOptions): Promise<LedgerPlan[]> {
@@ -111,11 +152,17 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
     await ensureLedger(target);
     const result: LedgerPlan[] = [];
     for (const table of tables) {
+      if (table.dualWriteStart) {
+        await recordDualWriteStart(target, { table: table.name, key: table.key, column: table.column, type: table.type,
+          until: table.input.until }, table.dualWriteStart.earliest);
+      }
       const existing = await readPlan(target, table.name);
       const ranges = (options.onlyRanges ?? []).filter((r) => sameTable(r.table, table.name));
+      const atInfinity = options.includeInfinity ? table.edgeRows?.plusInfinity ?? 0 : 0;
       if (existing && (ranges.length > 0 || !options.redo)) {
         const problem = ranges.length > 0 ? await reopen(target, existing, ranges) : await mismatch(target, existing, table);
         if (problem) problems.push(problem);
+        if (atInfinity > 0 && ranges.length === 0) await addInfinitySlice(target, existing, atInfinity);
         result.push(existing);
         continue;
       }
@@ -123,6 +170,7 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
       const recorded: LedgerPlan = { table: table.name, column: plan.column, type: plan.type, targetType: plan.targetType,
         from: plan.from, until: plan.until, alignment: plan.alignment };
       await writePlan(target, recorded, plan.slices, options.by);
+      if (atInfinity > 0) await addInfinitySlice(target, recorded, atInfinity);
       options.emit({ type: 'info', message: `Planned ${describePlan(plan)}.` });
       for (const warning of plan.warnings) options.emit({ type: 'warn', message: warning });
       result.push(recorded);

@@ -66,7 +66,6 @@ export async function planSlices(source: Client, target: Client, request: SliceR
   }
   const warnings: string[] = [];
   const stats = await timeColumnStats(source, sourceInfo, column, type);
-  if (stats.hasNulls) warnings.push(`${name}: some rows have a NULL ${column}; no time range holds them, so they are not backfilled.`);
   // ±infinity rows (or sentinels) say nothing about where the data is: use the finite extremes.
   const minText = stats.minText !== undefined && isInfinite(stats.minText) ? await finiteBound(source, sourceInfo, column, type, 'min') : stats.minText;
   const maxText = stats.maxText !== undefined && isInfinite(stats.maxText) ? await finiteBound(source, sourceInfo, column, type, 'max') : stats.maxText;

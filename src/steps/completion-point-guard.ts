@@ -1,0 +1,135 @@
+/**
+ * The one check every path that takes a completion point T runs before it acts on it: `migrate
+ * completion-point --until`, `backfill` (flags, recorded points, the wizard, plan files, `validate
+ * --repair`) and `validate`. A T before the first dual-written row leaves the rows in between in
+ * neither range; a T in the future makes rows the application is still writing arrive twice (once
+ * by dual-write, once by the slice). Both lose or duplicate rows with exit 0, so both are refused.
+ *
+ * "The first dual-written row" is min(time) on the target *before any backfill*: the backfill
+ * itself lowers that minimum. So the first value observed is kept in the ledger
+ * (`_migrate.completion_point`, in the target, shared by every machine) and in completion-points.json,
+ * and later checks read it from there instead of from the table.
+ */
+import type { Client } from '../core/db.js';
+import { UsageError } from '../core/errors.js';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { readCompletionPoints, recordedPointFor } from '../core/completion-points.js';
+import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
+import { checkUntil } from './completion-point-checks.js';
+import { detectEpochUnit, epochSecondsNow } from './completion-point-range.js';
+
+export const GUARD_MARGIN = '5 minutes';
+export const GUARD_LATENESS = '10 minutes';
+
+export interface GuardedTable {
+  table: QualifiedName;
+  /** displayName of the table, for messages. */
+  key: string;
+  column: string;
+  type: TimeType;
+  /** The normalized T. */
+  until: string;
+}
+
+export interface DualWriteStart {
+  /** min(time) on the target when it was first observed, as PostgreSQL text. */
+  earliest: string;
+  /** Where the value came from: the ledger, the local file, or read from the table just now. */
+  origin: 'ledger' | 'file' | 'observed';
+}
+
+export interface GuardOptions {
+  dir: string;
+  timezone?: string | undefined;
+  margin?: string;
+  lateness?: string;
+}
+
+export interface GuardResult {
+  warnings: string[];
+  /** Per table key: where dual-writes began (to be recorded with the plan when it was only observed). */
+  starts: Map<string, DualWriteStart>;
+}
+
+/**
+ * Check each table's T. Throws one UsageError (exit 2) listing every table whose T would lose or
+ * duplicate rows; returns the warnings (T inside the margin or the lateness window).
+ */
+export async function guardCompletionPoints(target: Client, tables: GuardedTable[], options: GuardOptions): Promise<GuardResult> {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const starts = new Map<string, DualWriteStart>();
+  const nowEpoch = await epochSecondsNow(target);
+  for (const table of tables) {
+    const start = await dualWriteStart(target, table, options.dir);
+    if (start === undefined) {
+      problems.push(`${table.key}: dual-writes have not started (the target table is empty), so rows at or after ${table.until} ` +
+        'would reach the target from nowhere. Start writing to both databases first.');
+      continue;
+    }
+    starts.set(table.key, start);
+    const unit = isIntegerTimeType(table.type) ? detectEpochUnit([start.earliest], nowEpoch) : undefined;
+    const check = await checkUntil(target, {
+      type: table.type, until: table.until, earliest: start.earliest,
+      margin: options.margin ?? GUARD_MARGIN, lateness: options.lateness ?? GUARD_LATENESS,
+      ...(options.timezone ? { timezone: options.timezone } : {}), ...(unit ? { unit } : {}),
+    });
+    problems.push(...check.problems.map((p) => `${table.key}: ${p}`));
+    warnings.push(...check.warnings.map((w) => `${table.key}: ${w}`));
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`The completion point would lose or duplicate rows; nothing was changed:\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Run `migrate completion-point --table …` (without --until) to see the consistency range and a suggested T, ' +
+        'then record it with --until.',
+    });
+  }
+  return { warnings, starts };
+}
+
+/**
+ * Where dual-writes began for this table: the ledger's record, else completion-points.json's, else
+ * the target's minimum now (only meaningful before the first slice; the caller records it then).
+ */
+export async function dualWriteStart(target: Client, table: GuardedTable, dir: string): Promise<DualWriteStart | undefined> {
+  const recorded = await ledgerStart(target, table);
+  if (recorded !== undefined) return { earliest: recorded, origin: 'ledger' };
+  const point = recordedPointFor(await readCompletionPoints(dir), table.table);
+  if (point?.dualWritesFrom !== undefined && point.column === table.column && point.type === table.type) {
+    return { earliest: point.dualWritesFrom, origin: 'file' };
+  }
+  const { rows } = await target.query<{ v: string | null }>(
+    `SELECT min(${quoteIdent(table.column)})::text AS v FROM ${quoteQualified(table.table)}`);
+  const observed = rows[0]?.v ?? null;
+  return observed === null ? undefined : { earliest: observed, origin: 'observed' };
+}
+
+async function ledgerStart(target: Client, table: GuardedTable): Promise<string | undefined> {
+  // An older ledger has no completion_point table yet (ensureLedger adds it).
+  const { rows: [exists] } = await target.query<{ t: string | null }>("SELECT to_regclass('_migrate.completion_point')::text AS t");
+  if (exists?.t == null) return undefined;
+  const { rows } = await target.query<{ v: string; column: string; type: string }>(
+    `SELECT dual_writes_from AS v, time_column AS column, time_type AS type FROM _migrate.completion_point
+      WHERE schema_name = $1 AND table_name = $2`, [table.table.schema, table.table.table]);
+  const row = rows[0];
+  return row && row.column === table.column && row.type === table.type ? row.v : undefined;
+}
+
+/**
+ * Keep where dual-writes began in the ledger (callers hold the ledger's PLAN_LOCK or know it exists).
+ * Until the table's backfill is planned, an earlier observation (a late dual-written row) lowers it;
+ * once planned, the backfilled rows would lower it, so it never changes again.
+ */
+export async function recordDualWriteStart(target: Client, table: GuardedTable, earliest: string): Promise<void> {
+  const t = castParam(5, table.type);
+  await target.query(
+    `INSERT INTO _migrate.completion_point AS c (schema_name, table_name, time_column, time_type, dual_writes_from, until_value)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (schema_name, table_name) DO UPDATE
+        SET dual_writes_from = CASE WHEN c.time_column <> excluded.time_column OR c.time_type <> excluded.time_type
+                                      OR ${t} < c.dual_writes_from::${table.type} THEN excluded.dual_writes_from
+                                    ELSE c.dual_writes_from END,
+            time_column = excluded.time_column, time_type = excluded.time_type, until_value = excluded.until_value,
+            recorded_at = now()
+      WHERE NOT EXISTS (SELECT 1 FROM _migrate.backfill_plan p WHERE p.schema_name = $1 AND p.table_name = $2)`,
+    [table.table.schema, table.table.table, table.column, table.type, earliest, table.until]);
+}
