@@ -9,7 +9,7 @@ import type { Emit } from '../../core/context.js';
 import { withTransaction, type Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
-import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
+import { castParam, shortTypeName, type TimeType } from '../../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart, type DualWriteStart } from '../completion-point-guard.js';
 import { countEdgeRows, rowCount, type EdgeRows } from '../time-edge-rows.js';
 import { isInfinite } from './axis.js';
