@@ -11,7 +11,7 @@ import type { IndexInfo, TableInfo } from './catalog.js';
 import { displayName, quoteIdent, quoteQualified } from './identifiers.js';
 
 export type BlockerKind = 'unique-without-time' | 'referenced-by-fk' | 'nullable-time' | 'partitioned' | 'inherited' |
-  'no-time-column';
+  'no-time-column' | 'infinite-time';
 
 export interface Blocker {
   kind: BlockerKind;
@@ -126,12 +126,13 @@ export function structuralBlockers(table: TableInfo, timeColumn: string | undefi
 }
 
 /** The blocker for a nullable time column that holds NULLs. */
-export function nullTimeBlocker(table: TableInfo, timeColumn: string): Blocker {
+export function nullTimeBlocker(table: TableInfo, timeColumn: string, where?: 'source'): Blocker {
   const relation = quoteQualified(table.name);
   return {
     kind: 'nullable-time',
-    message: `The time column ${timeColumn} of ${displayName(table.name)} has NULLs; a hypertable's time column is NOT NULL.`,
-    fix: `Fill or delete those rows (SELECT count(*) FROM ${relation} WHERE ${quoteIdent(timeColumn)} IS NULL;), ` +
+    message: `The time column ${timeColumn} of ${displayName(table.name)} has NULLs${where ? ` on the ${where}` : ''}; ` +
+      'a hypertable\'s time column is NOT NULL, so those rows could never be backfilled.',
+    fix: `Fill or delete those rows${where ? ` on the ${where}` : ''} (SELECT count(*) FROM ${relation} WHERE ${quoteIdent(timeColumn)} IS NULL;), ` +
       'or choose another time column.',
   };
 }

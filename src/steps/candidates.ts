@@ -9,9 +9,10 @@ import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { nullTimeBlocker, structuralBlockers, type Blocker } from '../core/hypertable-blockers.js';
-import { quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
+import { quoteIdent, quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
 import { SMALL_TABLE_BYTES, rankTimeColumns, timeColumnStats, type TimeColumnStats } from '../core/time-column.js';
-import { shortTypeName, type TimeType } from '../core/time-values.js';
+import { isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
+import { countEdgeRows, hasTimeIndex, rowCount, type EdgeRows } from './time-edge-rows.js';
 
 export type { Blocker } from '../core/hypertable-blockers.js';
 
@@ -141,6 +142,9 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
     if (stats.hasNulls) blockers.push(nullTimeBlocker(table, time.column));
     else if (nullable && stats.hasNulls === false) notes.push(`${time.column} is nullable but has no NULLs; create_hypertable makes it NOT NULL`);
     else if (nullable) notes.push(`${time.column} is nullable and the table is too big to check for NULLs cheaply`);
+    if (!isIntegerTimeType(time.type) && (hasTimeIndex(table, time.column) || table.totalBytes <= SMALL_TABLE_BYTES)) {
+      warnings.push(...infiniteTimeWarnings(table, time.column, await countEdgeRows(client, table, time.column, time.type)));
+    }
     const interval = table.hypertable?.interval !== undefined
       ? { value: table.hypertable.interval, reason: 'the hypertable\'s current chunk interval on the source' }
       : intervalFromStats(stats, time.type, rows, table.totalBytes);
@@ -148,6 +152,22 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
     else notes.push('cannot tell the units of the integer time column: choose --chunk-interval yourself');
   }
   return candidate;
+}
+
+/** Rows at ±infinity: the backfill refuses them until the operator decides (time-edge-rows.ts). */
+function infiniteTimeWarnings(table: TableInfo, column: string, edges: EdgeRows): Blocker[] {
+  const where = (v: string): string => `SELECT * FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(column)} = '${v}';`;
+  const warnings: Blocker[] = [];
+  if (edges.plusInfinity > 0) {
+    warnings.push({ kind: 'infinite-time', message: `${rowCount(edges.plusInfinity)} with ${column} = +infinity: they lie after every ` +
+      'completion point, so neither the backfill nor dual-writes bring them.',
+    fix: `Copy them with \`migrate backfill --include-infinity\`, or change them on the source (${where('infinity')})` });
+  }
+  if (edges.minusInfinity > 0) {
+    warnings.push({ kind: 'infinite-time', message: `${rowCount(edges.minusInfinity)} with ${column} = -infinity, which a ` +
+      'hypertable cannot store.', fix: `Change or delete them on the source (${where('-infinity')}), or backfill with --from after them.` });
+  }
+  return warnings;
 }
 
 /** reltuples, or an exact count when a small table was never analyzed (or looks empty); -1 = unknown. */

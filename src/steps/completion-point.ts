@@ -16,6 +16,7 @@ import { MigrateError, UsageError, isPgError } from '../core/errors.js';
 import { displayTableSpec, quoteQualified, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart } from './completion-point-guard.js';
+import { countEdgeRows, rowCount } from './time-edge-rows.js';
 import { PLAN_LOCK, ensureLedger } from './backfill/ledger.js';
 import { consistencyRange, detectEpochUnit, epochSecondsNow, type EpochUnit, type RangeFacts } from './completion-point-range.js';
 
@@ -118,6 +119,15 @@ async function readFacts(source: Client, target: Client, pair: TimeTablePair, no
     point.unit = detectEpochUnit([point.earliestDualWrite, point.latestOnSource], nowEpoch) ?? 'unknown';
   }
   if (point.earliestDualWrite === null) point.status = 'no-dual-writes';
+  const edges = await countEdgeRows(source, pair.source, pair.column, pair.type);
+  if (edges.plusInfinity > 0) {
+    point.notes.push(`${rowCount(edges.plusInfinity)} on the source at +infinity: at or after every T, so no dual-write brings ` +
+      'them; `migrate backfill --include-infinity` copies them (the backfill refuses to start without that decision).');
+  }
+  if (edges.nulls > 0) {
+    point.notes.push(`${rowCount(edges.nulls)} on the source with a NULL ${pair.column}: no range holds them; the backfill ` +
+      'refuses to start until they have a time or are deleted.');
+  }
   return point;
 }
 

@@ -5,6 +5,7 @@
  */
 import { resolveTable, type TableInfo } from '../core/catalog.js';
 import { DEFAULT_TIME_INTERVAL, checkChunkInterval, type SuggestedInterval } from '../core/chunk-interval.js';
+import { countEdgeRows } from './time-edge-rows.js';
 import type { StepContext } from '../core/context.js';
 import { connect, type Client } from '../core/db.js';
 import { MigrateError, UsageError, describeError, isPgError } from '../core/errors.js';
@@ -99,6 +100,11 @@ export async function readCompressionState(client: Client, table: QualifiedName)
 
 export interface SourceSuggester {
   suggest(table: QualifiedName, column: string, type: TimeType): Promise<SuggestedInterval | undefined>;
+  /**
+   * Source rows with a NULL time: the target's copy is still empty, so only the source can tell that
+   * the backfill would have rows no hypertable can hold. Undefined when the source cannot be read.
+   */
+  nullTimes(table: QualifiedName, column: string, type: TimeType): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -132,6 +138,16 @@ export function openSourceSuggester(ctx: StepContext): SourceSuggester {
         }
         throw error;
       }
+    },
+    async nullTimes(table, column, type) {
+      const source = await open();
+      if (!source) return undefined;
+      const info = await resolveTable(source, table, 'source').catch((error: unknown) => {
+        if (error instanceof UsageError) return undefined;
+        throw error;
+      });
+      if (!info?.columns.some((c) => c.name === column)) return undefined;
+      return (await countEdgeRows(source, info, column, type)).nulls;
     },
     async close() {
       const source = await client;

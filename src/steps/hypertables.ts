@@ -128,6 +128,9 @@ async function planTable(client: Client, request: HypertableRequest, ts: Timesca
       const nulls = await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
       if (nulls.rowCount !== 0) blockers.push(nullTimeBlocker(table, time.column));
     }
+    // The rows that matter are still on the source: the backfill could never bring them into a hypertable.
+    const sourceNulls = await source.nullTimes(table.name, time.column, time.type);
+    if (sourceNulls && !blockers.some((b) => b.kind === 'nullable-time')) blockers.push(nullTimeBlocker(table, time.column, 'source'));
     problems.push(...blockers.map((b) => ({ message: b.message, fix: b.fix })));
     interval = await chooseInterval(client, request, table, time, hasRows, source, ctx);
   }

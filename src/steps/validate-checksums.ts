@@ -67,18 +67,27 @@ export interface ChecksumQuery {
   side: 'source' | 'target';
 }
 
-/** The SQL and parameters; exported for --dry-run and tests. */
-export function checksumSql(q: ChecksumQuery): { sql: string; params: unknown[] } {
-  const col = quoteIdent(q.column);
+/** One row's hash input: the shared columns, cast on the target where the types differ. */
+function rowHashInput(q: Pick<ChecksumQuery, 'columns' | 'side'>): string {
   const values = q.columns.names.map((name) => {
     const cast = q.side === 'target' ? q.columns.casts.get(name) : undefined;
     return cast ? `${quoteIdent(name)}::${cast}` : quoteIdent(name);
   });
+  return `ROW(${values.join(', ')})::text`;
+}
+
+const SUMS = `count(*)::int8 AS rows,
+       coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::int8::numeric), 0)::text AS sum1,
+       coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::int8::numeric), 0)::text AS sum2`;
+
+/** The SQL and parameters; exported for --dry-run and tests. */
+export function checksumSql(q: ChecksumQuery): { sql: string; params: unknown[] } {
+  const col = quoteIdent(q.column);
   // width_bucket(v, [e1, …, until]) is 0 below e1, i for e_i <= v < e_(i+1): the slice index.
   const sql = `SELECT width_bucket(${col}, $3::${q.type}[]) AS slice, count(*)::int8 AS rows,
        sum(('x' || substr(h, 1, 16))::bit(64)::int8::numeric)::text AS sum1,
        sum(('x' || substr(h, 17, 16))::bit(64)::int8::numeric)::text AS sum2
-  FROM (SELECT ${col}, md5(ROW(${values.join(', ')})::text) AS h FROM ${quoteQualified(q.table)}
+  FROM (SELECT ${col}, md5(${rowHashInput(q)}) AS h FROM ${quoteQualified(q.table)}
          WHERE ${col} >= ${castParam(1, q.type)} AND ${col} < ${castParam(2, q.type)}) r
  GROUP BY 1`;
   return { sql, params: [q.from, q.until, [...q.edges, q.until]] };
@@ -94,6 +103,22 @@ export async function sliceChecksums(client: Client, q: ChecksumQuery): Promise<
     if (error instanceof Error) error.message = `checksums of ${displayName(q.table)} on the ${q.side}: ${error.message}`;
     throw error;
   }
+}
+
+/**
+ * Rows outside every slice (time-edge-rows.ts): a NULL time, or +infinity. Counted and checksummed
+ * like a slice, so a source row of either kind that the target lacks is a difference, not a "match".
+ */
+export type EdgeSet = 'null' | 'infinity';
+
+export async function edgeChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'column' | 'columns' | 'side'>,
+  edge: EdgeSet): Promise<SliceFigures> {
+  const col = quoteIdent(q.column);
+  const where = edge === 'null' ? `${col} IS NULL` : `${col} = 'infinity'`;
+  const { rows } = await client.query<{ rows: string; sum1: string; sum2: string }>(
+    `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${quoteQualified(q.table)} WHERE ${where}) r`);
+  const row = rows[0];
+  return { rows: Number(row?.rows ?? 0), sum1: row?.sum1 ?? '0', sum2: row?.sum2 ?? '0' };
 }
 
 export const EMPTY_SLICE: SliceFigures = { rows: 0, sum1: '0', sum2: '0' };

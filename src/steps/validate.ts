@@ -12,10 +12,12 @@ import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { displayName, type TableSpec } from '../core/identifiers.js';
-import { shortTypeName } from '../core/time-values.js';
+import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { lowestValue } from './backfill/axis.js';
+import { guardCompletionPoints } from './completion-point-guard.js';
 import {
-  EMPTY_SLICE, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type HashColumns, type SliceFigures,
+  EMPTY_SLICE, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
+  type SliceFigures,
 } from './validate-checksums.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
 import { checkRange, sliceEdges, type SliceEdges } from './validate-slices.js';
@@ -38,6 +40,8 @@ export interface SliceDifference {
   target: SliceFigures & { checksum: string };
   /** missing-rows: target has fewer; extra-rows: more; changed-rows: same count, different content. */
   kind: 'missing-rows' | 'extra-rows' | 'changed-rows';
+  /** Set for the rows outside every slice: a NULL time, or +infinity (start and end then say which). */
+  edge?: EdgeSet;
 }
 
 export interface TableValidation {
@@ -91,7 +95,7 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
     const prepared = await prepare(source, target, pairs, input, ctx);
     const tables = await compareAll(source, target, prepared, ctx);
     const result: ValidateResult = { mode: 'checksums', ok: tables.every((t) => t.ok), tables };
-    if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx);
+    if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx, input.timezone);
     if (result.repair && !ctx.dryRun) result.ok = result.repair.after.every((t) => t.ok);
     return result;
   }));
@@ -102,6 +106,10 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
   const common = { tables: pairs.map((p) => p.spec), dir: ctx.dir, source, ...(input.timezone ? { timezone: input.timezone } : {}) };
   const untils = await resolveUntil({ ...common, untilFlags: input.until ?? [] });
   const froms = await resolveFrom({ ...common, fromFlags: input.from ?? [] });
+  // A T that loses rows would also hide them here: [T, first dual-written row) is compared by nobody.
+  const guard = await guardCompletionPoints(target, pairs.map((p) => ({ table: p.spec, key: p.key, column: p.column, type: p.type,
+    until: untils.get(p.key)?.until as string })), { dir: ctx.dir, timezone: input.timezone });
+  for (const warning of guard.warnings) ctx.emit({ type: 'warn', message: warning });
   const prepared: Prepared[] = [];
   for (const pair of pairs) {
     const until = untils.get(pair.key)?.until as string;
@@ -151,6 +159,16 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
       kind: t.rows < s.rows ? 'missing-rows' : t.rows > s.rows ? 'extra-rows' : 'changed-rows',
     });
   }
+  for (const edge of edgeSets(p)) {
+    const [s, t] = await Promise.all([edgeChecksum(source, { ...query, side: 'source' }, edge),
+      edgeChecksum(target, { ...query, side: 'target' }, edge)]);
+    total.source += s.rows;
+    total.target += t.rows;
+    if (sameFigures(s, t)) continue;
+    const label = edge === 'null' ? 'NULL' : 'infinity';
+    differences.push({ start: label, end: label, edge, source: { ...s, checksum: shortChecksum(s) }, target: { ...t, checksum: shortChecksum(t) },
+      kind: t.rows < s.rows ? 'missing-rows' : t.rows > s.rows ? 'extra-rows' : 'changed-rows' });
+  }
   const warnings: string[] = [];
   if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
   if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
@@ -159,6 +177,12 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
     table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
     slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ok: differences.length === 0,
   };
+}
+
+/** Rows no slice holds that this table can have: NULL times where the column is nullable, +infinity for time types. */
+function edgeSets(p: Prepared): EdgeSet[] {
+  const nullable = [p.pair.source, p.pair.target].some((info) => !info.columns.find((c) => c.name === p.pair.column)?.notNull);
+  return [...(nullable ? ['null' as const] : []), ...(isIntegerTimeType(p.pair.type) ? [] : ['infinity' as const])];
 }
 
 /** A short, stable label for a slice's figures (the full sums are in --json). */
@@ -173,18 +197,28 @@ function describeOutcome(t: TableValidation): string {
 }
 
 /** Re-backfill the differing slices, then check those tables again. */
-async function repair(source: Client, target: Client, prepared: Prepared[], tables: TableValidation[], ctx: StepContext):
+async function repair(source: Client, target: Client, prepared: Prepared[], tables: TableValidation[], ctx: StepContext,
+  timezone: string | undefined):
   Promise<NonNullable<ValidateResult['repair']>> {
   const { runBackfill } = await import('./backfill/index.js');
   const broken = prepared.filter((_, i) => !tables[i]?.ok);
-  const ranges = broken.flatMap((p) => (tables.find((t) => t.table === p.pair.key)?.differences ?? [])
-    .map((d) => ({ table: p.pair.spec, start: d.start, end: d.end })));
+  const differences = broken.flatMap((p) => (tables.find((t) => t.table === p.pair.key)?.differences ?? [])
+    .map((d) => ({ table: p.pair.spec, key: p.pair.key, ...d })));
+  for (const d of differences.filter((x) => x.edge !== undefined)) {
+    ctx.emit({ type: 'warn', message: d.edge === 'null'
+      ? `${d.key}: rows with a NULL time differ; no slice holds them, so --repair cannot copy them: give them a time on the source, then backfill.`
+      : `${d.key}: rows at +infinity differ; --repair does not copy them: run \`migrate backfill --include-infinity\` for this table.` });
+  }
+  const ranges = differences.filter((d) => d.edge === undefined).map((d) => ({ table: d.table, start: d.start, end: d.end }));
+  const result = { ranges: ranges.map((r) => ({ table: displayName(r.table), start: r.start, end: r.end })), dryRun: ctx.dryRun };
+  // No slice to re-copy: an empty onlyRanges would mean "every slice" to the backfill.
+  if (ranges.length === 0) return { ...result, after: broken.map((p) => tables.find((t) => t.table === p.pair.key) as TableValidation) };
   ctx.emit({ type: 'info', message: `Repairing ${ranges.length} slice(s) by backfilling them again…` });
   await runBackfill({
     tables: broken.map((p) => ({ table: p.pair.spec, timeColumn: p.pair.column, from: p.from, until: p.until })),
     onlyRanges: ranges.map((r) => ({ table: { schema: r.table.schema, table: r.table.table }, start: r.start, end: r.end })),
+    ...(timezone ? { timezone } : {}),
   }, ctx);
-  const result = { ranges: ranges.map((r) => ({ table: displayName(r.table), start: r.start, end: r.end })), dryRun: ctx.dryRun };
   if (ctx.dryRun) return { ...result, after: [] };
   return { ...result, after: await compareAll(source, target, broken, ctx) };
 }

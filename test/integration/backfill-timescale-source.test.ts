@@ -163,6 +163,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] backfill from a TimescaleDB source
     // No caggs on the target; another hypertable's retention policy and a user job are paused too.
     await sql(dbs.target, `CREATE EXTENSION IF NOT EXISTS timescaledb; ${DDL};
       SELECT create_hypertable('public.metrics', by_range('time', interval '1 day'));
+      -- what dual-writes put there: the source's rows from an hour before T on
+      INSERT INTO public.metrics SELECT ${ROW} FROM ${ROWS} WHERE timestamptz '2024-01-01 00:00:00+00' + i * interval '17 seconds' >= timestamptz '${T}' - interval '1 hour';
       CREATE TABLE public.other (time timestamptz NOT NULL, x int);
       SELECT create_hypertable('public.other', by_range('time', interval '1 day'));
       SELECT add_retention_policy('public.metrics', interval '100 years');

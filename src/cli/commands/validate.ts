@@ -108,7 +108,7 @@ function formatDifferences(tables: TableValidation[]): string {
   const n = (v: number): string => v.toLocaleString('en-US');
   return formatTable(rows, [
     { header: 'table', value: (r) => r.table },
-    { header: 'slice', value: (r) => `[${r.start}, ${r.end})` },
+    { header: 'slice', value: (r) => (r.edge === 'null' ? 'time IS NULL' : r.edge === 'infinity' ? 'time = +infinity' : `[${r.start}, ${r.end})`) },
     { header: 'source rows', value: (r) => n(r.source.rows), align: 'right' },
     { header: 'target rows', value: (r) => n(r.target.rows), align: 'right' },
     { header: 'source checksum', value: (r) => r.source.checksum },
