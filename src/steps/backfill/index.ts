@@ -20,6 +20,8 @@ import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, p
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
+import { endSession } from './session.js';
+import { Watchdog, type WorkerActivity } from './watchdog.js';
 import { discard, openSession, runWorker, type TableWork } from './worker.js';
 
 export type { BackfillTableInput, RangeRequest } from './prepare.js';
@@ -149,7 +151,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
     // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
     refreshed = await refreshIfComplete(ctx, plans);
   } finally {
-    await target.query(`SELECT pg_advisory_unlock_shared(${RUN_LOCK})`).catch(() => discard(target));
+    await endSession(target, ctx.target, `SELECT pg_advisory_unlock_shared(${RUN_LOCK})`);
     restored = await restoreWhenLast(ctx);
   }
   // The control session may have been cut meanwhile (a server restart): the totals come from a new one.
@@ -188,11 +190,16 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   }));
   const progress = new Progress(ctx.emit, counters);
   const failures = new Map<string, number>();
+  const watchdog = new Watchdog(ctx, ctx.emit);
+  const activities = Array.from({ length: workers }, (_, i) => watchdog.register(`w${i + 1}`));
   ctx.emit({ type: 'phase', id: 'backfill', message: `Backfilling with ${workers} worker${workers === 1 ? '' : 's'}` });
   progress.start();
+  watchdog.start();
   const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
-    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal, progress, emit: ctx.emit, by, failures }, i)
+    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal, progress, emit: ctx.emit, by, failures,
+      activityFor: (index) => activities[index] as WorkerActivity }, i)
       .catch((error: unknown) => { stop.abort(); throw error; })));
+  watchdog.stop();
   progress.stop();
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   const done = [...counters.values()].reduce((n, c) => n + c.slicesDone, 0);

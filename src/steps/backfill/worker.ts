@@ -7,10 +7,9 @@
  * After any failure both connections are thrown away (they may be mid-COPY); the server rolls the
  * target transaction back when its connection goes, so the slice is untouched and starts over.
  */
-import type { Socket } from 'node:net';
 import type { Endpoint } from '../../core/connection.js';
 import type { Emit } from '../../core/context.js';
-import { connect, type Client } from '../../core/db.js';
+import type { Client } from '../../core/db.js';
 import { MigrateError, describeError } from '../../core/errors.js';
 import { displayName, type QualifiedName } from '../../core/identifiers.js';
 import type { CopyColumns } from './columns.js';
@@ -18,6 +17,10 @@ import { copySlice } from './copy.js';
 import type { LedgerPlan } from './ledger.js';
 import type { Progress } from './progress.js';
 import { MAX_ATTEMPTS, backoffMs, isRetryable, sleep } from './retry.js';
+import { discard, openSession } from './session.js';
+import type { WorkerActivity } from './watchdog.js';
+
+export { discard, openSession } from './session.js';
 
 export interface TableWork { plan: LedgerPlan; columns: CopyColumns }
 
@@ -33,43 +36,15 @@ export interface WorkerShared {
   by: string;
   /** Failed attempts per slice in this process, shared by the workers (a slice may move between them). */
   failures?: Map<string, number>;
+  /** Where each worker reports what it holds and when it last moved, for the watchdog (watchdog.ts). */
+  activityFor?: (index: number) => WorkerActivity;
 }
 
 const PENDING_POLL_MS = 200;
 
-interface Claimed { work: TableWork; start: string; end: string; estRows: number }
+interface Claimed { work: TableWork; start: string; end: string; estRows: number; seq: number }
 
-// Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
-// process holds sits idle; the control session holding RUN_LOCK sits idle for the whole run), and
-// text-format COPY must print and parse values alike on both sides whatever the servers' defaults
-// (connect() already pins TimeZone, DateStyle and IntervalStyle; these are the rest).
-// Set through pg_settings so a setting an older server lacks (idle_session_timeout < 14) is skipped.
-const SESSION_SETTINGS: [string, string][] = [['statement_timeout', '0'], ['idle_in_transaction_session_timeout', '0'],
-  ['idle_session_timeout', '0'], ['extra_float_digits', '3'], ['bytea_output', 'hex']];
-
-/** A connection set up for backfill work (see SESSION_SETTINGS). */
-export async function openSession(endpoint: Endpoint): Promise<Client> {
-  const client = await connect(endpoint, { applicationName: 'migrate backfill' });
-  try {
-    await client.query(`SELECT set_config(s.name, v.value, false) FROM pg_settings s
-      JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
-    [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
-  } catch (error) {
-    discard(client);
-    throw error;
-  }
-  return client;
-}
-
-/** Close at once, whatever state the connection is in (the server rolls back what was open). */
-export function discard(client: Client | undefined): void {
-  if (!client) return;
-  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-  stream?.destroy();
-  client.end().catch(() => undefined);
-}
-
-const CLAIM_SQL = `SELECT range_start AS start, range_end AS end, est_rows FROM _migrate.backfill_slice
+const CLAIM_SQL = `SELECT range_start AS start, range_end AS end, est_rows, seq FROM _migrate.backfill_slice
   WHERE schema_name = $1 AND table_name = $2 AND status = 'pending'
     AND ($3::text IS NULL OR (range_start = $3 AND range_end = $4))
   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`;
@@ -77,10 +52,10 @@ const CLAIM_SQL = `SELECT range_start AS start, range_end AS end, est_rows FROM 
 async function claim(target: Client, tables: TableWork[], first: number, only?: Claimed): Promise<Claimed | undefined> {
   const order = only ? [only.work] : tables.map((_, i) => tables[(first + i) % tables.length] as TableWork);
   for (const work of order) {
-    const { rows } = await target.query<{ start: string; end: string; est_rows: string }>(CLAIM_SQL,
+    const { rows } = await target.query<{ start: string; end: string; est_rows: string; seq: number }>(CLAIM_SQL,
       [work.plan.table.schema, work.plan.table.table, only?.start ?? null, only?.end ?? null]);
     const row = rows[0];
-    if (row) return { work, start: row.start, end: row.end, estRows: Number(row.est_rows) };
+    if (row) return { work, start: row.start, end: row.end, estRows: Number(row.est_rows), seq: row.seq };
   }
   return undefined;
 }
@@ -114,12 +89,14 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
   let retry: { slice: Claimed } | undefined;
   let connectAttempt = 0;
   const failures = shared.failures ?? new Map<string, number>();
+  const activity: WorkerActivity = shared.activityFor?.(index) ?? { name: `w${index + 1}`, lastProgress: Date.now() };
+  const alive = (): void => { activity.lastProgress = Date.now(); };
   while (!shared.signal.aborted) {
     let slice: Claimed | undefined;
     let bytes = 0;
     try {
-      source ??= await openSession(shared.source);
-      target ??= await openSession(shared.target);
+      source ??= activity.source = await openSession(shared.source);
+      target ??= activity.target = await openSession(shared.target);
       connectAttempt = 0;
       await target.query('BEGIN');
       slice = await claim(target, shared.tables, index, retry?.slice);
@@ -127,32 +104,44 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
         await target.query('ROLLBACK');
         if (retry) { retry = undefined; continue; } // done or taken by another worker meanwhile
         // Nothing free: finished, unless slices are still held by other workers or processes (which
-        // may yet fail and release them); wait for those so that returning means "all done".
+        // may yet fail and release them); wait for those so that returning means "all done". The
+        // watchdog says who holds them when the wait grows long.
         if ((await countPending(target, shared.tables)) === 0) break;
+        activity.waitingSince ??= Date.now();
         // Short: while this worker waits, the run's end waits on it (measured: a 1 s poll cost up
         // to a second per run).
         await sleep(PENDING_POLL_MS, shared.signal);
         continue;
       }
+      activity.waitingSince = undefined;
+      activity.slice = `the slice [${slice.start}, ${slice.end}) of ${displayName(slice.work.plan.table)}`;
+      alive();
+      // Named in pg_stat_activity for as long as this transaction holds the slice (is_local), so a
+      // peer waiting for it can say who holds it.
+      await target.query('SELECT set_config(\'application_name\', $1, true)',
+        [`migrate ${displayName(slice.work.plan.table)}#${slice.seq} ${shared.by}/w${index + 1}`.slice(0, 63)]);
       const key = displayName(slice.work.plan.table);
       shared.progress.sliceStarted(key);
       const { plan, columns } = slice.work;
       const copied = await copySlice(source, target, {
         table: plan.table, column: plan.column, sourceType: plan.type, targetType: plan.targetType,
         start: slice.start, end: slice.end, columns,
-      }, { signal: shared.signal, onBytes: (n) => { bytes += n; shared.progress.addBytes(key, n); } });
+      }, { signal: shared.signal, onBytes: (n) => { bytes += n; alive(); shared.progress.addBytes(key, n); } });
+      alive();
       await target.query(`UPDATE _migrate.backfill_slice
           SET status = 'done', rows = $5, bytes = $6, attempts = attempts + 1, claimed_by = $7, finished_at = now(), last_error = NULL
         WHERE schema_name = $1 AND table_name = $2 AND range_start = $3 AND range_end = $4`,
       [plan.table.schema, plan.table.table, slice.start, slice.end, copied.rows, copied.bytes, `${shared.by}/w${index + 1}`]);
       await target.query('COMMIT');
+      activity.slice = undefined;
       shared.progress.sliceDone(key, { rows: copied.rows, estRows: slice.estRows, deleted: copied.deleted });
       retry = undefined;
     } catch (error) {
+      activity.slice = undefined;
       discard(source);
       discard(target);
-      source = undefined;
-      target = undefined;
+      source = activity.source = undefined;
+      target = activity.target = undefined;
       if (slice && bytes > 0) shared.progress.sliceFailed(displayName(slice.work.plan.table), bytes);
       if (shared.signal.aborted) break;
       const failed = slice ?? retry?.slice;

@@ -1,0 +1,74 @@
+/**
+ * Backfill sessions: connections set up for long COPYs, and the one way to drop them.
+ */
+import type { Socket } from 'node:net';
+import type { Endpoint } from '../../core/connection.js';
+import { connect, type Client } from '../../core/db.js';
+
+// Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
+// process holds sits idle; the control session holding RUN_LOCK sits idle for the whole run), and
+// text-format COPY must print and parse values alike on both sides whatever the servers' defaults
+// (connect() already pins TimeZone, DateStyle and IntervalStyle; these are the rest).
+// Set through pg_settings so a setting an older server lacks (idle_session_timeout < 14) is skipped.
+// The tcp_keepalives_* make the server notice within about a minute that a client vanished without
+// closing its connection (a crashed host, a cut network), and so free the slice that session held;
+// client_connection_check_interval (PostgreSQL 14+) does the same while a query runs.
+const SESSION_SETTINGS: [string, string][] = [['statement_timeout', '0'], ['idle_in_transaction_session_timeout', '0'],
+  ['idle_session_timeout', '0'], ['extra_float_digits', '3'], ['bytea_output', 'hex'], ['tcp_keepalives_idle', '30'],
+  ['tcp_keepalives_interval', '10'], ['tcp_keepalives_count', '3'], ['client_connection_check_interval', '10000']];
+
+/** A connection set up for backfill work (see SESSION_SETTINGS). */
+export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill'): Promise<Client> {
+  const client = await connect(endpoint, { applicationName });
+  try {
+    await client.query(`SELECT set_config(s.name, v.value, false) FROM pg_settings s
+      JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
+    [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
+  } catch (error) {
+    discard(client);
+    throw error;
+  }
+  return client;
+}
+
+/** Close at once, whatever state the connection is in (the server rolls back what was open). */
+export function discard(client: Client | undefined): void {
+  if (!client) return;
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  stream?.destroy();
+  client.end().catch(() => undefined);
+}
+
+/** Run a query, but give up after `ms`: the connection may be half-open and never answer. */
+export async function queryWithin(client: Client, sql: string, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    await Promise.race([client.query(sql), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * End a session that holds session-level advisory locks for sure. When it does not answer (a
+ * half-open connection), its server process is ended from a new connection: otherwise the server
+ * would keep the locks, and the "is anyone else still running?" checks would wait for a ghost.
+ */
+export async function endSession(client: Client, endpoint: Endpoint, releaseSql: string): Promise<void> {
+  try {
+    await queryWithin(client, releaseSql, 10_000);
+  } catch {
+    const pid = (client as { processID?: number }).processID;
+    if (pid !== undefined) {
+      const other = await openSession(endpoint).catch(() => undefined);
+      if (other) {
+        await other.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
+        discard(other);
+      }
+    }
+  }
+  discard(client);
+}
