@@ -69,7 +69,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
   const result = await runBackfill({
     tables: tables.map((t) => ({
       table: tableSpecOf(t),
-      ...(t.timeColumn ? { timeColumn: t.timeColumn } : {}),
+      ...(t.timeColumn ? { timeColumn: parseColumnName(t.timeColumn) } : {}),
       ...(from ? { from } : {}),
       until: points.get(t.table) as string,
     })),

@@ -6,7 +6,7 @@
  */
 import { withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError } from '../core/errors.js';
-import { displayName, parseTableSpec, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, parseColumnName, parseTableSpec, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { answer, missingAnswer, remember, type StepResult, type WizardContext } from './context.js';
 
 export interface ArrivedRows {
@@ -21,7 +21,7 @@ export async function arrivedRows(client: Client, tables: { table: string; timeC
   const result: ArrivedRows[] = [];
   for (const t of tables) {
     const spec = parseTableSpec(t.table);
-    const time = t.timeColumn ? quoteIdent(t.timeColumn) : undefined;
+    const time = t.timeColumn ? quoteIdent(parseColumnName(t.timeColumn)) : undefined;
     const { rows } = await client.query<{ n: string; first: string | null; last: string | null }>(
       `SELECT count(*)::text AS n, ${time ? `min(${time})::text` : 'NULL'} AS first, ${time ? `max(${time})::text` : 'NULL'} AS last
        FROM ${quoteQualified(spec)}`);

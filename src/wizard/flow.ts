@@ -16,6 +16,7 @@ import { ensureConnections } from './connections.js';
 import { formatOverview } from './overview.js';
 import type { Prompts } from './prompts.js';
 import { reconcileAnswers } from './reconcile.js';
+import { checkRequiredAnswers } from './required-answers.js';
 import { WIZARD_STEPS } from './steps.js';
 import { writeSummary } from './summary.js';
 
@@ -82,6 +83,7 @@ export async function runFlow(options: FlowOptions): Promise<FlowResult> {
     }
     await reconcileAnswers(ctx, options.incoming);
     await ensureConnections(ctx);
+    await checkRequiredAnswers(ctx);
     for (const [index, info] of STEPS.entries()) {
       if (isFinished(store.step(info.id).status)) continue;
       if (options.step.signal.aborted) throw new InterruptedError('Stopped before the next step.');

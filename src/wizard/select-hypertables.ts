@@ -5,7 +5,7 @@
  * Unattended, the plan's `tables` are examined the same way and any blocker stops the run.
  */
 import { MigrateError } from '../core/errors.js';
-import { displayName, displayTableSpec, parseTableSpec, quoteIdent, type TableSpec } from '../core/identifiers.js';
+import { displayIdent, displayName, displayTableSpec, parseColumnName, parseTableSpec, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import type { PlanTable } from '../core/plan.js';
 import { formatBytes } from '../cli/table.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
@@ -49,7 +49,7 @@ async function askTables(ctx: WizardContext, candidates: Candidate[]): Promise<P
     const chunkInterval = await ctx.prompts.input({ message: `${name}: chunk interval`,
       ...(c.chunkInterval ? { default: c.chunkInterval.value } : {}),
       validate: (v) => v.trim() !== '' || 'Give an interval like "1 day" (or an integer for integer time).' });
-    const entry: PlanTable = { table: name, timeColumn, chunkInterval: chunkInterval.trim(), compress: false };
+    const entry: PlanTable = { table: name, timeColumn: displayIdent(timeColumn), chunkInterval: chunkInterval.trim(), compress: false };
     if (await ctx.prompts.confirm({ message: `${name}: enable compression?`, default: false })) {
       const integer = /int/.test(c.timeColumn?.type ?? '');
       const segmentBy = await ctx.prompts.input({ message: `${name}: segment by (comma-separated columns, empty for none)`, default: '' });
@@ -76,7 +76,8 @@ function resolvePlanTables(planned: PlanTable[], candidates: Candidate[]): PlanT
     const c = candidates.find((x) => displayName(x.table) === displayName(spec));
     if (!c) { problems.push(`tables[${i}] ${entry.table}: not found on the source`); return entry; }
     problems.push(...blockerText(c).map((l) => `tables[${i}] ${l}`));
-    const timeColumn = entry.timeColumn ?? c.timeColumn?.name;
+    // The plan spells names as SQL does (like `table`): "Created At" in double quotes.
+    const timeColumn = entry.timeColumn ?? (c.timeColumn ? displayIdent(c.timeColumn.name) : undefined);
     const chunkInterval = entry.chunkInterval ?? c.chunkInterval?.value;
     if (!timeColumn) problems.push(`tables[${i}].timeColumn: ${displayName(spec)} has no time-like column; name one`);
     if (!chunkInterval) problems.push(`tables[${i}].chunkInterval: no suggestion for ${displayName(spec)}; give one`);
@@ -90,9 +91,13 @@ function resolvePlanTables(planned: PlanTable[], candidates: Candidate[]): PlanT
   return resolved;
 }
 
+/**
+ * The one reading of a plan entry's names: `table` and `timeColumn` are SQL spellings (quoted where
+ * SQL needs it), turned here into the names themselves.
+ */
 export function tableSpecOf(entry: PlanTable): TableSpec {
   const spec = parseTableSpec(entry.table);
-  return entry.timeColumn ? { ...spec, column: parseTableSpec(`x.${entry.timeColumn}`).table } : spec;
+  return entry.timeColumn ? { ...spec, column: parseColumnName(entry.timeColumn) } : spec;
 }
 
 export async function selectHypertablesStep(ctx: WizardContext): Promise<StepResult> {
