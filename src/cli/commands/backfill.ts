@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Endpoint } from '../../core/connection.js';
 import { InterruptedError, UsageError } from '../../core/errors.js';
-import type { TableSpec } from '../../core/identifiers.js';
+import { displayName, type TableSpec } from '../../core/identifiers.js';
 import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
 import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
@@ -14,7 +14,7 @@ interface Flags extends CommonFlags {
   from?: string[];
   timezone?: string;
   workers: string;
-  slice?: string;
+  slice?: string[];
   redo?: boolean;
   includeInfinity?: boolean;
 }
@@ -28,8 +28,8 @@ export function register(program: Command): void {
     .option('--from <start>', 'lower bound (inclusive): VALUE or schema.table=VALUE; default: -infinity (every row below T)', collect)
     .option('--timezone <zone>', 'zone of --until/--from values written without an offset (e.g. Europe/Berlin)')
     .option('--workers <n>', 'parallel workers in this process, each with one connection per side', '4')
-    .option('--slice <width>', "slice width: an interval ('1 day') for time columns, a number for integer ones; " +
-      "default: the target's chunk interval, sized from row estimates")
+    .option('--slice <width>', "slice width: an interval ('1 day') for time columns, a number for integer ones, or " +
+      "schema.table=WIDTH per table (repeatable); default: the target's chunk interval, sized from row estimates", collect)
     .option('--redo', 'plan again and re-copy every slice, also the ones already done')
     .option('--include-infinity', 'also copy source rows whose time is +infinity (no dual-write brings them), with one more slice')
     .addHelpText('after', `
@@ -53,7 +53,11 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
           `${ctx.dir}.`, { hint: 'Name the tables: `migrate backfill --table schema.table --until T`, or record T first with ' +
           '`migrate completion-point --table schema.table --until T`.' });
       }
-      const inputs = await resolveInputs(tables, flags, ctx);
+      const slices = points.splitValueFlags(flags.slice ?? [], tables, '--slice');
+      const inputs = (await resolveInputs(tables, flags, ctx)).map((input) => {
+        const own = slices.perTable.get(displayName(input.table));
+        return own === undefined ? input : { ...input, slice: own };
+      });
       const { runBackfill } = await import('../../steps/backfill/index.js');
       const { recordStepOutcome } = await import('../../core/state.js');
       const startedAt = new Date().toISOString();
@@ -62,7 +66,7 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
         : recordStepOutcome(ctx.dir, 'backfill', { status, message, startedAt, ...(data ? { data } : {}) }).catch(() => undefined);
       let result: BackfillResult;
       try {
-        result = await runBackfill({ tables: inputs, workers, ...(flags.slice ? { slice: flags.slice } : {}),
+        result = await runBackfill({ tables: inputs, workers, ...(slices.all !== undefined ? { slice: slices.all } : {}),
           ...(flags.redo ? { redo: true } : {}), ...(flags.includeInfinity ? { includeInfinity: true } : {}),
           ...(flags.timezone ? { timezone: flags.timezone } : {}) }, ctx);
       } catch (error) {
@@ -83,7 +87,6 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
 async function resolveInputs(tables: TableSpec[], flags: Flags, ctx: { source: Endpoint; dir: string }): Promise<BackfillTableInput[]> {
   const { withClient } = await import('../../core/db.js');
   const { resolveUntil, resolveFrom } = await import('../../core/completion-points.js');
-  const { displayName } = await import('../../core/identifiers.js');
   return withClient(ctx.source, async (source) => {
     const base = { tables, dir: ctx.dir, source, ...(flags.timezone ? { timezone: flags.timezone } : {}) };
     const until = await resolveUntil({ ...base, untilFlags: flags.until ?? [] });

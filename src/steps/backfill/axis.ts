@@ -78,7 +78,8 @@ export async function sliceWidth(client: Client, text: string, type: TimeType): 
   const kind = axisKind(type);
   const bad = (why: string): never => {
     throw new UsageError(`--slice ${JSON.stringify(text)} does not fit a ${shortTypeName(type)} time column: ${why}.`, {
-      hint: kind === 'integer' ? 'Give a positive whole number, e.g. --slice 86400000.' : "Give an interval, e.g. --slice '1 day' or --slice '6 hours'.",
+      hint: `${kind === 'integer' ? 'Give a positive whole number, e.g. --slice 86400000' : "Give an interval, e.g. --slice '1 day' or --slice '6 hours'"}; ` +
+        'tables with different time-column types take their own: --slice schema.table=WIDTH.',
     });
   };
   if (kind === 'integer') {

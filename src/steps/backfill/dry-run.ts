@@ -59,7 +59,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
         `these ${slices.length} would be copied${ranges.length > 0 ? ' (pending, or overlapping the ranges to re-copy)' : ''}:`,
       detail: sliceLines(slices) });
     } else {
-      const plan = await slicePlanFor(source, target, table, input.slice);
+      const plan = await slicePlanFor(source, target, table, table.input.slice ?? input.slice);
       slices = plan.slices;
       ({ from, until, targetType } = plan);
       ctx.emit({ type: 'info', message: `Would plan ${describePlan(plan)}:`, detail: sliceLines(slices) });

@@ -25,6 +25,8 @@ export interface BackfillTableInput {
   from?: string;
   /** Normalized text (exclusive): the completion point T. */
   until: string;
+  /** This table's slice width (--slice schema.table=WIDTH); overrides the run's. */
+  slice?: string;
 }
 
 export interface RangeRequest { table: QualifiedName; start: string; end: string }
@@ -159,14 +161,19 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
       const existing = await readPlan(target, table.name);
       const ranges = (options.onlyRanges ?? []).filter((r) => sameTable(r.table, table.name));
       const atInfinity = options.includeInfinity ? table.edgeRows?.plusInfinity ?? 0 : 0;
+      const slice = table.input.slice ?? options.slice;
       if (existing && (ranges.length > 0 || !options.redo)) {
+        if (slice !== undefined && ranges.length === 0) {
+          options.emit({ type: 'warn', message: `${table.key}: --slice ${slice} is not used: the ledger already holds this table's ` +
+            'plan and its done slices stay done. Add --redo to plan again with it (and copy the whole range again).' });
+        }
         const problem = ranges.length > 0 ? await reopen(target, existing, ranges) : await mismatch(target, existing, table);
         if (problem) problems.push(problem);
         if (atInfinity > 0 && ranges.length === 0) await addInfinitySlice(target, existing, atInfinity);
         result.push(existing);
         continue;
       }
-      const plan = await slicePlanFor(source, target, table, options.slice);
+      const plan = await slicePlanFor(source, target, table, slice);
       const recorded: LedgerPlan = { table: table.name, column: plan.column, type: plan.type, targetType: plan.targetType,
         from: plan.from, until: plan.until, alignment: plan.alignment };
       await writePlan(target, recorded, plan.slices, options.by);
