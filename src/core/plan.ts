@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { splitPassword } from './connection.js';
+import { connectionStringProblem, hasSecret, redact } from './connection.js';
 import { UsageError } from './errors.js';
 import { parseColumnName, parseTableSpec } from './identifiers.js';
 
@@ -30,12 +30,16 @@ const tableName = z.string().min(1).superRefine(checkedBy((v) => parseTableSpec(
 const columnName = z.string().min(1).superRefine(checkedBy(parseColumnName));
 
 const connection = z.string().min(1).superRefine((value, ctx) => {
-  if (splitPassword(value).password !== undefined) {
+  // Any secret in any form: userinfo, ?password=, password= in any case, sslpassword, …
+  if (hasSecret(value)) {
     ctx.addIssue({
       code: 'custom',
       message: 'contains a password; plans never hold passwords (use PGPASSWORD, ~/.pgpass, or --source/--target)',
     });
+    return;
   }
+  const found = connectionStringProblem(value);
+  if (found) ctx.addIssue({ code: 'custom', message: `is not a valid connection string (${found.problem}): ${redact(value)}` });
 });
 
 const compress = z.strictObject({
@@ -171,7 +175,7 @@ export async function readPlanFile(file: string): Promise<Plan> {
 /** The plan as written to disk: connection strings without passwords, stable key order. */
 export function serializePlan(plan: Plan): string {
   const safe: Plan = { version: PLAN_VERSION, ...plan };
-  if (safe.source !== undefined) safe.source = splitPassword(safe.source).connectionString;
-  if (safe.target !== undefined) safe.target = splitPassword(safe.target).connectionString;
+  if (safe.source !== undefined) safe.source = redact(safe.source);
+  if (safe.target !== undefined) safe.target = redact(safe.target);
   return `${JSON.stringify(safe, null, 2)}\n`;
 }
