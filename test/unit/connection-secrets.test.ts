@@ -1,0 +1,126 @@
+/**
+ * Hostile connection strings, from an adversarial review: whatever form the password takes, it never
+ * reaches a message (err.message, err.hint), the password-free string we store and pass to psql,
+ * plan.json, plan validation or state.json.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect, explainConnectError } from '../../src/core/db.js';
+import { redact, resolveEndpoint, splitPassword, type Endpoint } from '../../src/core/connection.js';
+import { MigrateError, UsageError } from '../../src/core/errors.js';
+import { parsePlan, serializePlan } from '../../src/core/plan.js';
+import { StateStore, stateFile } from '../../src/core/state.js';
+
+const S = 'Sekr1t';
+
+/** [connection string, the secret as a person would recognise it]. */
+const HOSTILE: Array<[string, string]> = [
+  ['postgres://u:pa/ss@h/db', 'pa/ss'],
+  [`postgres://u:12/${S}@h/db`, `12/${S}`],
+  [`postgres://u:p@${S}@h/db`, `p@${S}`],
+  [`postgresql://u:${S}?x@h/db`, `${S}?x`],
+  [`postgresql://app@db/prod?PASSWORD=${S}&sslmode=require`, S],
+  [`postgresql://app@db/prod?sslmode=require&Password=${S}`, S],
+  [`postgresql://app@db/prod?sslmode=require&PASS%57ORD=${S}`, S],
+  [`postgresql://app@db/prod?pass%77ord=${S}`, S],
+  [`postgresql://h/db?sslpassword=${S}`, S],
+  [`postgresql://h/db?oauth_client_secret=${S}`, S],
+  [`POSTGRES://u:${S}@h/db`, S],
+  [`postgresql://u:${S}@[bad`, S],
+  [`postgres://u:${S}%2Fx@h/db`, `${S}/x`],
+  [`host=db PASSWORD=${S} dbname=prod`, S],
+  [`host=db Password = '${S} x' dbname=prod`, S],
+  [`host=db user=app password='it''s-${S}' dbname=prod`, S],
+  [`host=db password=my ${S} dbname=d`, S],
+  [`host=db password=my ${S}=x dbname=d`, S],
+  [`password='unterminated ${S} host=h`, S],
+  [`host=h sslpassword=${S} sslkey=/k`, S],
+  [`host=db password = 'a\\'${S} b' dbname=prod`, S],
+  [`host=db\tpassword=${S}\tdbname=prod`, S],
+  [`jdbc:postgresql://h/db?user=u&password=${S}`, S],
+];
+
+function expectClean(text: string | undefined, secret: string): void {
+  for (const piece of [secret, encodeURIComponent(secret)]) expect(text ?? '').not.toContain(piece);
+}
+
+describe('a password in any form never leaks', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-secrets-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(HOSTILE)('redact and splitPassword: %s', (value, secret) => {
+    expectClean(redact(value), secret);
+    expectClean(splitPassword(value).connectionString, secret);
+  });
+
+  it.each(HOSTILE)('errors refusing or explaining it: %s', async (value, secret) => {
+    let refused: unknown;
+    try {
+      resolveEndpoint('source', value, {});
+    } catch (error) {
+      refused = error;
+    }
+    if (refused) {
+      expect(refused).toBeInstanceOf(UsageError);
+      expectClean((refused as UsageError).message, secret);
+      expectClean((refused as UsageError).hint, secret);
+      // connect() refuses it the same way, before any network access.
+      const failed = await connect({ side: 'source', connectionString: value }, { env: { HOME: dir } }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(UsageError);
+      expectClean((failed as UsageError).message, secret);
+      expectClean((failed as UsageError).hint, secret);
+    }
+    // A driver or tool message that echoes the string or the password is scrubbed.
+    const endpoint: Endpoint = { side: 'source', connectionString: value };
+    const explained = explainConnectError(endpoint, Object.assign(new Error(`bad thing near "${value}"`), { code: 'XX000' }));
+    expect(explained).toBeInstanceOf(MigrateError);
+    expectClean(explained.message, secret);
+    expectClean(explained.hint, secret);
+  });
+
+  it.each(HOSTILE)('plans refuse it and never write it: %s', (value, secret) => {
+    let message = '';
+    try {
+      parsePlan(JSON.stringify({ version: 1, source: value }), 'The plan');
+    } catch (error) {
+      message = `${(error as Error).message} ${(error as UsageError).hint ?? ''}`;
+    }
+    expect(message).toMatch(/source: contains a password/);
+    expectClean(message, secret);
+    expectClean(serializePlan({ source: value, target: value }), secret);
+  });
+
+  it('state.json never holds one', async () => {
+    const store = await StateStore.open(dir, 'wizard');
+    for (const [value] of HOSTILE) await store.setAnswers({ source: value, target: value });
+    await store.release();
+    const text = readFileSync(stateFile(dir), 'utf8');
+    for (const [, secret] of HOSTILE) expectClean(text, secret);
+  });
+});
+
+describe('refusing what libpq refuses, clearly', () => {
+  it('PASSWORD= in upper case is an invalid option, as for psql (exit 2), and says how to write it', () => {
+    const error = (() => { try { resolveEndpoint('target', `host=h PASSWORD=${S}`, {}); } catch (e) { return e; } })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).exitCode).toBe(2);
+    expect((error as UsageError).message).toContain('invalid connection option "PASSWORD"');
+    expect((error as UsageError).message).toContain('write "password"');
+  });
+
+  it('an unencoded "/" in a URI password is refused with the encoding to use', () => {
+    const error = (() => { try { resolveEndpoint('source', 'postgres://u:pa/ss@h/db', {}); } catch (e) { return e; } })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).hint).toContain('%2F');
+    expect((error as UsageError).message).toContain('postgres://***@h/db');
+  });
+
+  it('keeps what is not a secret, so messages stay useful', () => {
+    expect(redact('postgresql://app:pw@db:5433/prod?sslmode=verify-full&sslrootcert=/ca.crt'))
+      .toBe('postgresql://app@db:5433/prod?sslmode=verify-full&sslrootcert=/ca.crt');
+    expect(redact("host=db port=5433 password='x y' sslmode=require")).toBe('host=db port=5433 sslmode=require');
+    expect(redact(`host=db PASSWORD=${S} dbname=prod`)).toBe('host=db PASSWORD=*** dbname=prod');
+  });
+});
