@@ -96,8 +96,14 @@ export function parseState(text: string, file = STATE_FILE): MigrationState {
 /** Connection strings lose their passwords before anything is written. */
 function scrubAnswers(answers: Plan): Plan {
   const safe = { ...answers };
-  if (safe.source !== undefined) safe.source = redact(safe.source);
-  if (safe.target !== undefined) safe.target = redact(safe.target);
+  for (const side of ['source', 'target'] as const) {
+    const value = safe[side];
+    if (value === undefined) continue;
+    // A string that was nothing but a password means libpq's defaults: absent, not "".
+    const clean = redact(value);
+    if (clean.trim() === '') delete safe[side];
+    else safe[side] = clean;
+  }
   return safe;
 }
 

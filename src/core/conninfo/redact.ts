@@ -5,8 +5,10 @@
  * A string libpq can parse loses exactly its secrets (password, sslpassword, …): in the userinfo,
  * in a query parameter, or as a key=value pair. A string that does not parse is redacted
  * conservatively, since we cannot know where its password is: everything between `://` and the
- * last `@`, every URI query value whose name looks like a secret's (any case, percent-encoded or
- * not), and every `…password = value` up to the next libpq keyword, quoted or not.
+ * last `@` becomes `***`, and every URI query parameter whose name looks like a secret's (any case,
+ * percent-encoded or not) and every `…password = value` up to the next libpq keyword, quoted or
+ * not, is cut out. Cut, not masked: the result must not itself read as a string with a password
+ * (plans and state.json refuse those), and redacting it again changes nothing.
  */
 import { keywordIgnoringCase, looksSecret, SECRET_KEYWORDS } from './keywords.js';
 import { parseConninfo, type ParsedConninfo } from './parse.js';
@@ -70,29 +72,27 @@ function lenientDecode(text: string): string {
   try { return decodeURIComponent(text); } catch { return text; }
 }
 
-/** `?…password=x&…` (the name in any case, percent-encoded or not): the value is masked. */
+/** `?…password=x&…` (the name in any case, percent-encoded or not): the parameter is cut out. */
 function redactQuerySecrets(text: string): string {
-  return text.replace(/([?&])([^&=?]*)=([^&]*)/g, (whole, sep: string, key: string) =>
-    (looksSecret(lenientDecode(key)) ? `${sep}${key}=${MASK}` : whole));
+  const cut = text.replace(/([?&])([^&=?]*)=([^&]*)/g, (whole, sep: string, key: string) =>
+    (looksSecret(lenientDecode(key)) ? (sep === '?' ? '?' : '') : whole));
+  return cut === text ? text : cut.replace(/\?&/g, '?').replace(/\?$/, '');
 }
 
 const SECRET_KEY = /[A-Za-z_]*(?:password|secret|scram_(?:client|server)_key)[A-Za-z_]*\s*=\s*/gi;
 const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
 
-/** `…password = value`: the value up to the next libpq keyword (or the end) is masked. */
+/** `…password = value`: the pair, its value running up to the next libpq keyword (or the end), is cut out. */
 function redactKeywordSecrets(text: string): string {
   let result = '';
   let from = 0;
   for (const match of text.matchAll(SECRET_KEY)) {
     const at = match.index ?? 0;
     if (at < from || text[at - 1] === '?' || text[at - 1] === '&') continue; // URI query: done above
-    const valueStart = at + match[0].length;
-    if (text.startsWith(MASK, valueStart)) continue;
-    const end = valueEnd(text, valueStart);
-    result += `${text.slice(from, valueStart)}${MASK}`;
-    from = end;
+    result += text.slice(from, at).replace(/\s+$/, '');
+    from = valueEnd(text, at + match[0].length);
   }
-  return result + text.slice(from);
+  return from === 0 ? text : (result + text.slice(from)).trim();
 }
 
 function valueEnd(text: string, start: number): number {
