@@ -175,6 +175,9 @@ describe('a password typed at the wizard\'s prompt', () => {
   it('goes into the string the way libpq reads it back', () => {
     expect(withPassword('postgresql://app@db/prod', 'p@ss/w:rd')).toBe('postgresql://app:p%40ss%2Fw%3Ard@db/prod');
     expect(withPassword('postgresql://db/prod', 'x')).toBe('postgresql://:x@db/prod');
+    // No host in the URI (a Unix socket from ?host=): WHATWG URL would drop the password silently.
+    expect(withPassword('postgresql:///db?host=/var/run/postgresql', 'x')).toBe('postgresql://:x@/db?host=/var/run/postgresql');
+    expect(clientConfig(endpoint(withPassword('postgresql:///db?host=/tmp', 'p w')), ENV)).toMatchObject({ host: '/tmp', database: 'db' });
     expect(withPassword('host=db user=app', "it's")).toBe("host=db user=app password='it\\'s'");
     expect(withPassword(undefined, 'x y')).toBe("password='x y'");
   });

@@ -15,21 +15,17 @@ import { StateStore, stateFile } from '../../src/core/state.js';
 
 const S = 'Sekr1t';
 
-/** [connection string, the secret as a person would recognise it]. */
+/** [connection string, the secret as a person would recognise it]: each leaked somewhere before. */
 const HOSTILE: Array<[string, string]> = [
   ['postgres://u:pa/ss@h/db', 'pa/ss'],
   [`postgres://u:12/${S}@h/db`, `12/${S}`],
-  [`postgres://u:p@${S}@h/db`, `p@${S}`],
   [`postgresql://u:${S}?x@h/db`, `${S}?x`],
+  [`postgresql://u:${S}@[bad`, S],
   [`postgresql://app@db/prod?PASSWORD=${S}&sslmode=require`, S],
   [`postgresql://app@db/prod?sslmode=require&Password=${S}`, S],
   [`postgresql://app@db/prod?sslmode=require&PASS%57ORD=${S}`, S],
-  [`postgresql://app@db/prod?pass%77ord=${S}`, S],
   [`postgresql://h/db?sslpassword=${S}`, S],
   [`postgresql://h/db?oauth_client_secret=${S}`, S],
-  [`POSTGRES://u:${S}@h/db`, S],
-  [`postgresql://u:${S}@[bad`, S],
-  [`postgres://u:${S}%2Fx@h/db`, `${S}/x`],
   [`host=db PASSWORD=${S} dbname=prod`, S],
   [`host=db Password = '${S} x' dbname=prod`, S],
   [`host=db user=app password='it''s-${S}' dbname=prod`, S],
@@ -37,73 +33,81 @@ const HOSTILE: Array<[string, string]> = [
   [`host=db password=my ${S}=x dbname=d`, S],
   [`password='unterminated ${S} host=h`, S],
   [`host=h sslpassword=${S} sslkey=/k`, S],
+  [`jdbc:postgresql://h/db?user=u&password=${S}`, S],
+];
+
+/** Forms the old code already handled; kept so that the libpq parser cannot regress on them. */
+const GUARDS: Array<[string, string]> = [
+  [`postgres://u:p@${S}@h/db`, `p@${S}`],
+  [`postgresql://app@db/prod?pass%77ord=${S}`, S],
+  [`POSTGRES://u:${S}@h/db`, S],
+  [`postgres://u:${S}%2Fx@h/db`, `${S}/x`],
   [`host=db password = 'a\\'${S} b' dbname=prod`, S],
   [`host=db\tpassword=${S}\tdbname=prod`, S],
-  [`jdbc:postgresql://h/db?user=u&password=${S}`, S],
 ];
 
 function expectClean(text: string | undefined, secret: string): void {
   for (const piece of [secret, encodeURIComponent(secret)]) expect(text ?? '').not.toContain(piece);
 }
 
-describe('a password in any form never leaks', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-secrets-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-secrets-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(HOSTILE)('redact and splitPassword: %s', (value, secret) => {
-    expectClean(redact(value), secret);
-    expectClean(splitPassword(value).connectionString, secret);
-    // What we store must not read as holding a password itself, and redacting twice changes nothing.
-    expect(hasSecret(redact(value))).toBe(false);
-    expect(redact(redact(value))).toBe(redact(value));
-  });
+async function expectNowhere(value: string, secret: string): Promise<void> {
+  // redact() and the password-free string we store and hand to psql.
+  expectClean(redact(value), secret);
+  expectClean(splitPassword(value).connectionString, secret);
+  // What we store must not read as holding a password itself, and redacting twice changes nothing.
+  expect(hasSecret(redact(value))).toBe(false);
+  expect(redact(redact(value))).toBe(redact(value));
 
-  it.each(HOSTILE)('errors refusing or explaining it: %s', async (value, secret) => {
-    let refused: unknown;
-    try {
-      resolveEndpoint('source', value, {});
-    } catch (error) {
-      refused = error;
-    }
-    if (refused) {
-      expect(refused).toBeInstanceOf(UsageError);
-      expectClean((refused as UsageError).message, secret);
-      expectClean((refused as UsageError).hint, secret);
-      // connect() refuses it the same way, before any network access.
-      const failed = await connect({ side: 'source', connectionString: value }, { env: { HOME: dir } }).catch((e: unknown) => e);
-      expect(failed).toBeInstanceOf(UsageError);
-      expectClean((failed as UsageError).message, secret);
-      expectClean((failed as UsageError).hint, secret);
-    }
-    // A driver or tool message that echoes the string or the password is scrubbed.
-    const endpoint: Endpoint = { side: 'source', connectionString: value };
-    const explained = explainConnectError(endpoint, Object.assign(new Error(`bad thing near "${value}"`), { code: 'XX000' }));
-    expect(explained).toBeInstanceOf(MigrateError);
-    expectClean(explained.message, secret);
-    expectClean(explained.hint, secret);
-  });
+  // The error refusing the string (exit 2), from resolveEndpoint and from connect(), before any network access.
+  let refused: unknown;
+  try {
+    resolveEndpoint('source', value, {});
+  } catch (error) {
+    refused = error;
+  }
+  if (refused) {
+    expect(refused).toBeInstanceOf(UsageError);
+    expectClean((refused as UsageError).message, secret);
+    expectClean((refused as UsageError).hint, secret);
+    const failed = await connect({ side: 'source', connectionString: value }, { env: { HOME: dir } }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(UsageError);
+    expectClean((failed as UsageError).message, secret);
+    expectClean((failed as UsageError).hint, secret);
+  }
+  // A driver or tool message that echoes the string or the password is scrubbed.
+  const endpoint: Endpoint = { side: 'source', connectionString: value };
+  const explained = explainConnectError(endpoint, Object.assign(new Error(`bad thing near "${value}"`), { code: 'XX000' }));
+  expect(explained).toBeInstanceOf(MigrateError);
+  expectClean(explained.message, secret);
+  expectClean(explained.hint, secret);
 
-  it.each(HOSTILE)('plans refuse it and never write it: %s', (value, secret) => {
-    let message = '';
-    try {
-      parsePlan(JSON.stringify({ version: 1, source: value }), 'The plan');
-    } catch (error) {
-      message = `${(error as Error).message} ${(error as UsageError).hint ?? ''}`;
-    }
-    expect(message).toMatch(/source: contains a password/);
-    expectClean(message, secret);
-    expectClean(serializePlan({ source: value, target: value }), secret);
-  });
+  // Plans refuse it without quoting it, and plan.json never holds it.
+  let message = '';
+  try {
+    parsePlan(JSON.stringify({ version: 1, source: value }), 'The plan');
+  } catch (error) {
+    message = `${(error as Error).message} ${(error as UsageError).hint ?? ''}`;
+  }
+  expect(message).toMatch(/source: contains a password/);
+  expectClean(message, secret);
+  expectClean(serializePlan({ source: value, target: value }), secret);
 
-  it.each(HOSTILE)('state.json never holds it: %s', async (value, secret) => {
-    const store = await StateStore.open(dir, 'wizard');
-    try {
-      await store.setAnswers({ source: value, target: value });
-    } finally {
-      await store.release();
-    }
-    expectClean(readFileSync(stateFile(dir), 'utf8'), secret);
-  });
+  // state.json never holds it (and can be read back).
+  const store = await StateStore.open(dir, 'wizard');
+  try {
+    await store.setAnswers({ source: value, target: value });
+  } finally {
+    await store.release();
+  }
+  expectClean(readFileSync(stateFile(dir), 'utf8'), secret);
+}
+
+describe('a password in any form never leaks: redact(), splitPassword(), errors, plans, state.json', () => {
+  it.each(HOSTILE)('%s', expectNowhere);
+  it.each(GUARDS)('%s (guard)', expectNowhere);
 });
 
 describe('refusing what libpq refuses, clearly', () => {
