@@ -32,6 +32,7 @@ export interface ConnectOptions {
 export async function connect(endpoint: Endpoint, options: ConnectOptions = {}): Promise<Client> {
   const info = resolveEndpointConninfo(endpoint, options.env);
   const attempts = connectAttempts(info, endpoint.side, options.applicationName ?? 'migrate');
+  let earlier: unknown;
   for (const [index, attempt] of attempts.entries()) {
     let client: pg.Client | undefined;
     try {
@@ -39,8 +40,14 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
       await client.connect();
     } catch (error) {
       await client?.end().catch(() => undefined);
-      if (index + 1 < attempts.length && shouldTryNext(attempt, info, error)) continue;
-      throw explainConnectError(endpoint, error);
+      if (index + 1 < attempts.length && shouldTryNext(attempt, info, error)) {
+        earlier = error;
+        continue;
+      }
+      // prefer: a TLS session refused (say, a wrong password), then plain refused by a hostssl-only
+      // pg_hba.conf. The first refusal is the one that says what to fix.
+      const plainRefused = isPgError(error) && /no encryption/i.test(error.message);
+      throw explainConnectError(endpoint, earlier !== undefined && isPgError(earlier) && plainRefused ? earlier : error);
     }
     try {
       // Every session of ours works in UTC so nothing depends on the server's or the OS's zone.

@@ -59,6 +59,10 @@ describe('a server whose certificate a private CA signed (127.0.0.1, localhost)'
     await bothTls(world, postgresKv(world.cluster, 'sslmode=allow'));
     const refused = await bothRefused(world, postgresKv(world.cluster, 'sslmode=disable'), /no encryption/);
     expect(refused).toContain('only over TLS');
+    // prefer with a wrong password: TLS refused, then plain refused by pg_hba.conf; the password is what to fix.
+    const wrong = `host=127.0.0.1 port=${world.cluster.port} user=postgres dbname=postgres password=Wrong-pw-7`;
+    const message = await bothRefused(world, wrong, /password authentication failed/);
+    expect(message).not.toContain('only over TLS');
   });
 
   it('a client certificate (sslcert, sslkey) passes clientcert=verify-full; without it the login is refused', async () => {
