@@ -75,20 +75,22 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrate
   const fix = endpointFlag(endpoint.side);
   const code = (error as { code?: string }).code;
   const message = scrubSecrets(error instanceof Error ? error.message : String(error), endpoint);
+  // The error boundary prints a cause's own message too: it must be as clean as ours.
+  const cause = scrubbedCause(error, endpoint);
   if (error instanceof PasswordRequiredError) {
     return new UsageError(`The ${endpoint.side} server asks for a password, but none was given (password required): ${where}.`, {
       hint: `Give the password ${PASSWORD_WAYS}. Passwords are never stored.`,
-      cause: error,
+      cause,
     });
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' ||
       code === 'EAI_AGAIN' || code === 'ENOENT' || /timeout expired|Connection terminated due to connection timeout/i.test(message)) {
     return new MigrateError(`Cannot reach the ${where}: ${message}.`, {
       hint: `Check that the server is running and accepts connections, and that ${fix} names the right host and port.`,
-      cause: error,
+      cause,
     });
   }
-  const tls = explainTlsError(endpoint, error, message);
+  const tls = explainTlsError(endpoint, error, message, cause);
   if (tls) return tls;
   if (code === '28P01' || code === '28000') {
     const onlyTls = /no encryption/i.test(message);
@@ -97,29 +99,29 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrate
         ? `The server's pg_hba.conf accepts this connection only over TLS (hostssl): use sslmode=require or stronger in ${fix}, not disable.`
         : `Check the user and password in ${fix}, PGPASSWORD or ~/.pgpass, the client certificate (sslcert, sslkey) ` +
           "if the server wants one, and the server's pg_hba.conf.",
-      cause: error,
+      cause,
     });
   }
   if (code === '3D000') {
     return new UsageError(`The ${endpoint.side} database does not exist: ${message}.`, {
       hint: `Create it first (createdb), or fix the database name in ${fix}.`,
-      cause: error,
+      cause,
     });
   }
   return new MigrateError(`Cannot connect to the ${where}: ${isPgError(error) ? scrubSecrets(describeError(error), endpoint) : message}`, {
     hint: `Check ${fix}.`,
-    cause: error,
+    cause,
   });
 }
 
 /** Certificates and handshakes: say which check failed and which setting decides it. */
-function explainTlsError(endpoint: Endpoint, error: unknown, message: string): MigrateError | undefined {
+function explainTlsError(endpoint: Endpoint, error: unknown, message: string, cause: unknown): MigrateError | undefined {
   const code = (error as { code?: string }).code ?? '';
   const where = describeEndpoint(endpoint);
   if (/server does not support SSL/i.test(message)) {
     return new MigrateError(`The ${where} server does not accept TLS, but its sslmode requires it.`, {
       hint: 'Enable ssl on the server, or use sslmode=prefer (TLS when the server has it) in the connection string.',
-      cause: error,
+      cause,
     });
   }
   if (!isTlsError(error)) return undefined;
@@ -127,20 +129,31 @@ function explainTlsError(endpoint: Endpoint, error: unknown, message: string): M
     return new UsageError(`The ${where} server's certificate does not match the host name (sslmode=verify-full): ${message}.`, {
       hint: 'Connect with a host name the certificate was issued for (host=…, with hostaddr=… for the address), ' +
         'or use sslmode=verify-ca to check the CA only.',
-      cause: error,
+      cause,
     });
   }
   if (/^(ERR_SSL_|ERR_TLS_)/.test(code)) {
     return new MigrateError(`The TLS handshake with the ${where} failed: ${message}.`, {
       hint: 'Check sslcert/sslkey (a server that wants a client certificate rejects a missing or unknown one), ' +
         'ssl_min_protocol_version and the server\'s ssl settings.',
-      cause: error,
+      cause,
     });
   }
   return new UsageError(`The ${where} server's certificate cannot be verified (${code}): ${message}.`, {
     hint: 'Give the CA that signed it with sslrootcert=/path/to/ca.crt (or PGSSLROOTCERT), ' +
       'or use sslmode=require to encrypt without verifying the server (as libpq does).',
-    cause: error,
+    cause,
+  });
+}
+
+/** The error itself, or a copy without the secrets its message, detail or hint quoted. */
+function scrubbedCause(error: unknown, endpoint: Endpoint): unknown {
+  if (!(error instanceof Error)) return error;
+  const fields = error as Error & { detail?: string; hint?: string };
+  const clean = (text: string | undefined): string | undefined => (text === undefined ? undefined : scrubSecrets(text, endpoint));
+  if (clean(fields.message) === fields.message && clean(fields.detail) === fields.detail && clean(fields.hint) === fields.hint) return error;
+  return Object.assign(new Error(clean(fields.message)), {
+    code: (error as { code?: string }).code, detail: clean(fields.detail), hint: clean(fields.hint),
   });
 }
 
