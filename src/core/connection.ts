@@ -1,12 +1,20 @@
 /**
  * Where the two databases are. A connection string comes from --source/--target, else the SOURCE /
- * TARGET environment variables (the names the reference procedure uses), else libpq's defaults
- * (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass).
+ * TARGET environment variables (the names the reference procedure uses), else libpq's defaults.
+ * Strings are read by libpq's rules and merged with service files, the PG* variables and the
+ * password file as libpq does (src/core/conninfo/), so our own connections and psql/pg_dump
+ * reach the same server with the same TLS checks.
  *
  * Passwords may be in the connection string we are given, but they never leave this process in
- * anything we print or write: `redact` is used for every message and `splitPassword` hands the
- * password to child processes through PGPASSWORD, not through argv (which `ps` shows).
+ * anything we print or write: `redact` is used for every message and file, and child processes get
+ * the password through PGPASSWORD, not through argv (which `ps` shows).
  */
+import type pg from 'pg';
+import { connectAttempts } from './conninfo/client-config.js';
+import { SECRET_KEYWORDS } from './conninfo/keywords.js';
+import { ConninfoSyntaxError, parseConninfo, quoteKeywordValue, uriPrefixLength } from './conninfo/parse.js';
+import { hasSecret, maskSecrets, redactConninfo, secretValues } from './conninfo/redact.js';
+import { resolveConninfo, type Conninfo } from './conninfo/resolve.js';
 import { UsageError } from './errors.js';
 
 export type Side = 'source' | 'target';
@@ -24,97 +32,98 @@ export function resolveEndpoint(side: Side, flag: string | undefined, env: NodeJ
   return { side, connectionString: value };
 }
 
-function isUri(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
+const FORMS = 'Use postgresql://user@host:5432/dbname or "host=… port=… dbname=… user=…"';
+
+/** Why a connection string cannot be used (never quoting a secret), or undefined when it can. */
+export function connectionStringProblem(value: string): { problem: string; hint: string } | undefined {
+  if (/^postgres(ql)?:\/\//i.test(value) && uriPrefixLength(value) === 0) {
+    return { problem: 'the URI scheme must be written in lower case, as libpq reads it', hint: `${FORMS}.` };
+  }
+  if (uriPrefixLength(value) === 0 && !value.includes('=')) {
+    return { problem: 'it is neither a postgresql:// URI nor key=value pairs', hint: `${FORMS} (a database name alone is dbname=NAME).` };
+  }
+  try {
+    parseConninfo(value);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ConninfoSyntaxError)) throw error;
+    return { problem: error.message, hint: error.hint ?? `${FORMS}.` };
+  }
 }
 
 function validateConnectionString(side: Side, value: string): void {
-  if (isUri(value)) {
-    try {
-      new URL(value);
-      return;
-    } catch {
-      throw new UsageError(`The ${side} connection string is not a valid URI: ${redact(value)}`, {
-        hint: `Use postgres://user@host:5432/dbname (percent-encode special characters in the password) for --${side}.`,
-      });
-    }
-  }
-  if (parseKeyValue(value) === undefined) {
-    throw new UsageError(`The ${side} connection string cannot be read: ${redact(value)}`, {
-      hint: `Use postgres://user@host:5432/dbname or "host=… port=… dbname=… user=…" for --${side}.`,
+  const found = connectionStringProblem(value);
+  if (found) {
+    throw new UsageError(`The ${side} connection string is not valid (${found.problem}): ${redact(value)}`, {
+      hint: `${found.hint} Give it with --${side} or ${side.toUpperCase()}.`,
     });
   }
 }
 
-/** Parse libpq's `key=value key='quoted value'` form; undefined when it is not that form. */
-export function parseKeyValue(value: string): Record<string, string> | undefined {
-  const result: Record<string, string> = {};
-  const pattern = /\s*([a-zA-Z_]+)\s*=\s*(?:'((?:\\.|[^'\\])*)'|([^\s']*))/y;
-  let index = 0;
-  while (index < value.trim().length) {
-    pattern.lastIndex = index;
-    const match = pattern.exec(value);
-    if (!match) return undefined;
-    const key = match[1] as string;
-    result[key] = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] ?? '');
-    index = pattern.lastIndex;
-  }
-  return Object.keys(result).length > 0 ? result : undefined;
-}
-
-/** The connection string with any password replaced by `***`. Safe for messages and files. */
+/** The connection string with every secret removed (or, if it does not parse, masked). Safe for messages and files. */
 export function redact(value: string | undefined): string {
   if (value === undefined) return 'libpq defaults: PGHOST, PGPORT, PGUSER, PGDATABASE';
-  return splitPassword(value).connectionString;
+  return redactConninfo(value);
 }
+
+/** Whether a connection string holds a password (or another secret) in any form. */
+export { hasSecret };
 
 /**
  * Separate the password from a connection string: the rest is safe to show, store, or pass in argv;
  * the password goes to child processes as PGPASSWORD and to node-postgres as `password`.
  */
 export function splitPassword(value: string): { connectionString: string; password: string | undefined } {
-  if (isUri(value)) {
-    try {
-      const url = new URL(value);
-      let password = url.password === '' ? undefined : decodeURIComponent(url.password);
-      url.password = '';
-      const queryPassword = url.searchParams.get('password');
-      if (queryPassword !== null) {
-        password = queryPassword;
-        url.searchParams.delete('password');
-      }
-      return { connectionString: url.toString(), password };
-    } catch {
-      return { connectionString: value.replace(/:[^:@/]*@/, '@'), password: undefined };
-    }
+  try {
+    const parsed = parseConninfo(value);
+    return { connectionString: parsed.withoutSecrets, password: parsed.params.get('password') || undefined };
+  } catch {
+    return { connectionString: redactConninfo(value), password: undefined };
   }
-  const pairs = parseKeyValue(value);
-  if (!pairs) return { connectionString: value.replace(/password\s*=\s*('(?:\\.|[^'\\])*'|\S*)/gi, ''), password: undefined };
-  const { password, ...rest } = pairs;
-  const text = Object.entries(rest)
-    .map(([k, v]) => `${k}=${/^[^\s'\\]+$/.test(v) ? v : `'${v.replace(/(['\\])/g, '\\$1')}'`}`)
-    .join(' ');
-  return { connectionString: text, password };
 }
 
-/** node-postgres settings for an endpoint. libpq key=value strings are translated here. */
-export function clientConfig(endpoint: Endpoint): { connectionString?: string; [key: string]: unknown } {
+/** Put a password (typed at a prompt) into a connection string, in memory only. */
+export function withPassword(connectionString: string | undefined, password: string): string {
+  const value = connectionString ?? '';
+  if (uriPrefixLength(value) === 0) return `${value} password=${quoteKeywordValue(password)}`.trim();
+  const userinfo = parseConninfo(value).userinfo;
+  const encoded = encodeURIComponent(password);
+  if (userinfo) return `${value.slice(0, userinfo.userEnd)}:${encoded}${value.slice(userinfo.end)}`;
+  const start = uriPrefixLength(value);
+  return `${value.slice(0, start)}:${encoded}@${value.slice(start)}`;
+}
+
+/** The endpoint merged with service file, PG* variables and password file, as libpq would. */
+export function resolveEndpointConninfo(endpoint: Endpoint, env: NodeJS.ProcessEnv = process.env): Conninfo {
+  return resolveConninfo(endpoint.connectionString, env, endpoint.side);
+}
+
+/**
+ * node-postgres settings for an endpoint (the first attempt libpq would make: TLS first for
+ * `prefer`). `connect()` in db.ts makes the others too.
+ */
+export function clientConfig(endpoint: Endpoint, env: NodeJS.ProcessEnv = process.env): pg.ClientConfig {
+  const [first] = connectAttempts(resolveEndpointConninfo(endpoint, env), endpoint.side);
+  return (first as NonNullable<typeof first>).config();
+}
+
+/** Every secret this endpoint could bring into a message: from the string, the service file, PGPASSWORD or .pgpass. */
+export function endpointSecrets(endpoint: Endpoint, env: NodeJS.ProcessEnv = process.env): string[] {
+  const secrets = endpoint.connectionString === undefined ? [] : secretValues(endpoint.connectionString);
+  try {
+    const info = resolveEndpointConninfo(endpoint, env);
+    for (const [key, value] of info.given) if (SECRET_KEYWORDS.has(key) && value) secrets.push(value);
+    if (info.password) secrets.push(info.password);
+  } catch { /* an unusable string brings no more secrets than those it holds */ }
+  return secrets;
+}
+
+/** Belt and braces for text we pass on (driver and tool messages): no password, no raw connection string. */
+export function scrubSecrets(text: string, endpoint: Endpoint): string {
+  let result = text;
   const value = endpoint.connectionString;
-  if (value === undefined) return {};
-  if (isUri(value)) return { connectionString: value };
-  const pairs = parseKeyValue(value) ?? {};
-  const config: Record<string, unknown> = {};
-  if (pairs.host !== undefined) config.host = pairs.host;
-  if (pairs.hostaddr !== undefined && pairs.host === undefined) config.host = pairs.hostaddr;
-  if (pairs.port !== undefined) config.port = Number(pairs.port);
-  if (pairs.user !== undefined) config.user = pairs.user;
-  if (pairs.password !== undefined) config.password = pairs.password;
-  if (pairs.dbname !== undefined) config.database = pairs.dbname;
-  if (pairs.sslmode !== undefined && pairs.sslmode !== 'disable') {
-    config.ssl = pairs.sslmode === 'require' || pairs.sslmode === 'prefer' || pairs.sslmode === 'allow'
-      ? { rejectUnauthorized: false } : true;
-  }
-  return config;
+  if (value) result = result.split(value).join(redact(value));
+  return maskSecrets(result, endpointSecrets(endpoint));
 }
 
 /** "source (postgres://app@db:5432/prod)" for messages. */

@@ -6,7 +6,7 @@
  * Binaries: PG_BINDIR, else `pg_config --bindir`, else the newest Debian PostgreSQL.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +81,14 @@ export interface StartOptions {
   baseDir?: string;
   /** stop() shuts the server down but leaves the directory, so the next start reuses it. */
   keep?: boolean;
+  /**
+   * Only for a new cluster: files to write into the data directory (certificates, keys; mode 0600,
+   * owned by the server's user), lines to append to postgresql.conf (`ssl = on`), and lines that
+   * replace pg_hba.conf. Nothing changes when they are absent.
+   */
+  files?: Record<string, string | Buffer>;
+  conf?: string[];
+  hba?: string[];
 }
 
 export async function startCluster(options: StartOptions): Promise<Cluster> {
@@ -89,7 +97,10 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   const base = options.baseDir ?? mkdtempSync(path.join(os.tmpdir(), `migrate-${options.name}-`));
   const dataDir = path.join(base, 'data');
   const reuse = options.baseDir !== undefined && existsSync(path.join(dataDir, 'PG_VERSION'));
-  if (!reuse) initCluster(binDir, base, dataDir);
+  if (!reuse) {
+    initCluster(binDir, base, dataDir);
+    configureCluster(dataDir, options);
+  }
   // A kept cluster whose last run died without stopping it is still running: stop our own server
   // (it lives in our directory) so it can start again on a fresh port.
   if (reuse && existsSync(path.join(dataDir, 'postmaster.pid'))) {
@@ -129,13 +140,32 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
   };
 }
 
+function serverUser(): { uid: number; gid: number } {
+  return {
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+  };
+}
+
+function configureCluster(dataDir: string, options: StartOptions): void {
+  const owner = asRoot ? serverUser() : undefined;
+  const write = (name: string, content: string | Buffer): void => {
+    const file = path.join(dataDir, name);
+    writeFileSync(file, content, { mode: 0o600 });
+    // The server refuses a key file that others can read or that it does not own.
+    if (owner) chownSync(file, owner.uid, owner.gid);
+  };
+  for (const [name, content] of Object.entries(options.files ?? {})) write(name, content);
+  if (options.hba) write('pg_hba.conf', `${options.hba.join('\n')}\n`);
+  if (options.conf) appendFileSync(path.join(dataDir, 'postgresql.conf'), `\n${options.conf.join('\n')}\n`);
+}
+
 function initCluster(binDir: string, base: string, dataDir: string): void {
   mkdirSync(base, { recursive: true });
   const pwFile = path.join(base, 'pwfile');
   writeFileSync(pwFile, `${CLUSTER_PASSWORD}\n`);
   if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    const { uid, gid } = serverUser();
     chmodSync(base, 0o755);
     chownSync(base, uid, gid);
     chownSync(pwFile, uid, gid);

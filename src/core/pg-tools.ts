@@ -10,8 +10,9 @@ import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { splitPassword, type Endpoint } from './connection.js';
-import { InterruptedError, MigrateError } from './errors.js';
+import { SECRET_KEYWORDS } from './conninfo/keywords.js';
+import { resolveEndpointConninfo, type Endpoint } from './connection.js';
+import { InterruptedError, MigrateError, UsageError } from './errors.js';
 import { tempPathFor } from './files.js';
 
 export type PgToolName = 'pg_dump' | 'pg_dumpall' | 'psql';
@@ -91,11 +92,27 @@ export function requirePgTool(name: PgToolName, minMajor?: number, env: NodeJS.P
   return newest;
 }
 
-/** Arguments and environment that point a tool at an endpoint without exposing its password. */
-export function connectionArgs(endpoint: Endpoint): { args: string[]; env: Record<string, string> } {
-  if (endpoint.connectionString === undefined) return { args: [], env: {} };
-  const { connectionString, password } = splitPassword(endpoint.connectionString);
-  return { args: ['--dbname', connectionString], env: password === undefined ? {} : { PGPASSWORD: password } };
+/**
+ * Arguments and environment that point a tool at an endpoint without exposing its password.
+ *
+ * The tool gets the string it was given minus its secrets (so its libpq reads it, the service
+ * file and the PG* variables it inherits exactly as ours did), `--no-password` (so it never
+ * stops to prompt on a terminal), and the password we resolved in PGPASSWORD, never in argv. A
+ * password we found in the password file is handed over the same way rather than letting libpq
+ * look again: one lookup, one answer, and the file's permission warning said once, by us.
+ */
+export function connectionArgs(endpoint: Endpoint, env: NodeJS.ProcessEnv = process.env): { args: string[]; env: Record<string, string> } {
+  const info = resolveEndpointConninfo(endpoint, env);
+  const otherSecrets = [...(info.parsed?.params.keys() ?? [])].filter((key) => SECRET_KEYWORDS.has(key) && key !== 'password');
+  if (otherSecrets.length > 0) {
+    throw new UsageError(`The ${endpoint.side} connection string holds ${otherSecrets.join(', ')}, which pg_dump and psql ` +
+      'could only be given on their command line, where other users can read it.', {
+      hint: 'Put it in a service file only you can read (service=NAME with PGSERVICEFILE, or ~/.pg_service.conf), ' +
+        'or use a private key without a passphrase (chmod 600).',
+    });
+  }
+  const args = info.parsed ? ['--dbname', info.parsed.withoutSecrets, '--no-password'] : ['--no-password'];
+  return { args, env: info.password === undefined ? {} : { PGPASSWORD: info.password } };
 }
 
 /** Quote for a POSIX shell, for printing commands the operator can copy. */
@@ -126,7 +143,8 @@ export interface RunResult {
 export async function runPgTool(tool: PgTool, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const temp = options.stdoutFile ? tempPathFor(options.stdoutFile) : undefined;
   const child = spawn(tool.path, args, {
-    env: { ...process.env, ...options.env, PGAPPNAME: 'migrate' },
+    // The user's PGAPPNAME wins, as it does for our own sessions.
+    env: { ...process.env, ...options.env, PGAPPNAME: process.env.PGAPPNAME || 'migrate' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdoutChunks: Buffer[] = [];

@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
-import { splitPassword } from './connection.js';
+import { connectionStringProblem, hasSecret, redact } from './connection.js';
 import { UsageError } from './errors.js';
 import { parseColumnName, parseTableSpec } from './identifiers.js';
 
@@ -29,14 +29,27 @@ function checkedBy(parse: (value: string) => unknown): (value: string, ctx: z.Re
 const tableName = z.string().min(1).superRefine(checkedBy((v) => parseTableSpec(v)));
 const columnName = z.string().min(1).superRefine(checkedBy(parseColumnName));
 
+// Any secret in any form: userinfo, ?password=, password= in any case, sslpassword, … (plans and state.json).
 const connection = z.string().min(1).superRefine((value, ctx) => {
-  if (splitPassword(value).password !== undefined) {
+  if (hasSecret(value)) {
     ctx.addIssue({
       code: 'custom',
       message: 'contains a password; plans never hold passwords (use PGPASSWORD, ~/.pgpass, or --source/--target)',
     });
   }
 });
+
+/** A plan file's strings must also read as libpq reads them (state.json is not refused for that). */
+function connectionProblems(data: unknown): string[] {
+  const problems: string[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const value = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[side] : undefined;
+    if (typeof value !== 'string' || value === '' || hasSecret(value)) continue;
+    const found = connectionStringProblem(value);
+    if (found) problems.push(`${side}: is not a valid connection string (${found.problem}): ${redact(value)}`);
+  }
+  return problems;
+}
 
 const compress = z.strictObject({
   /** Columns for timescaledb.compress_segmentby. */
@@ -135,8 +148,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 /** Validate a parsed plan; every problem at once in one UsageError (exit 2). */
 export function validatePlan(data: unknown, label = 'The plan'): Plan {
   const result = planSchema.safeParse(data);
-  if (result.success) return result.data;
-  const problems = formatIssues(result.error.issues);
+  const problems = [...(result.success ? [] : formatIssues(result.error.issues)), ...connectionProblems(data)];
+  if (result.success && problems.length === 0) return result.data;
   throw new UsageError(`${label} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
     problems.map((p) => `  - ${p}`).join('\n'), {
     hint: 'Fix these fields and run again; README "Plan file" lists every field.',
@@ -171,7 +184,13 @@ export async function readPlanFile(file: string): Promise<Plan> {
 /** The plan as written to disk: connection strings without passwords, stable key order. */
 export function serializePlan(plan: Plan): string {
   const safe: Plan = { version: PLAN_VERSION, ...plan };
-  if (safe.source !== undefined) safe.source = splitPassword(safe.source).connectionString;
-  if (safe.target !== undefined) safe.target = splitPassword(safe.target).connectionString;
+  for (const side of ['source', 'target'] as const) {
+    const value = safe[side];
+    if (value === undefined) continue;
+    // A string that was nothing but a password means libpq's defaults: absent, not "".
+    const clean = redact(value);
+    if (clean.trim() === '') delete safe[side];
+    else safe[side] = clean;
+  }
   return `${JSON.stringify(safe, null, 2)}\n`;
 }

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
-import { splitPassword } from './connection.js';
+import { redact } from './connection.js';
 import { MigrateError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { acquireLock, type Lock } from './state-lock.js';
@@ -96,8 +96,14 @@ export function parseState(text: string, file = STATE_FILE): MigrationState {
 /** Connection strings lose their passwords before anything is written. */
 function scrubAnswers(answers: Plan): Plan {
   const safe = { ...answers };
-  if (safe.source !== undefined) safe.source = splitPassword(safe.source).connectionString;
-  if (safe.target !== undefined) safe.target = splitPassword(safe.target).connectionString;
+  for (const side of ['source', 'target'] as const) {
+    const value = safe[side];
+    if (value === undefined) continue;
+    // A string that was nothing but a password means libpq's defaults: absent, not "".
+    const clean = redact(value);
+    if (clean.trim() === '') delete safe[side];
+    else safe[side] = clean;
+  }
   return safe;
 }
 

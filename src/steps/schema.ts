@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dumpLoadCompatibility } from '../core/compat.js';
-import { splitPassword, type Endpoint } from '../core/connection.js';
+import { scrubSecrets, type Endpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
 import { timescaleVersion, withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
@@ -210,6 +210,5 @@ async function missingTables(client: Client, tables: QualifiedName[]): Promise<Q
 
 /** Tools do not print passwords, but a message we pass on must never carry one. */
 function scrub(line: string, endpoint: Endpoint): string {
-  const password = endpoint.connectionString ? splitPassword(endpoint.connectionString).password : undefined;
-  return password ? line.split(password).join('***') : line;
+  return scrubSecrets(line, endpoint);
 }

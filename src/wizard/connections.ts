@@ -5,27 +5,20 @@
  * only. Runs at the start of every wizard/resume run, since passwords are never stored.
  */
 import { connect } from '../core/db.js';
-import { redact, splitPassword, type Endpoint, type Side } from '../core/connection.js';
+import { connectionStringProblem, redact, splitPassword, withPassword as putPassword, type Endpoint,
+  type Side } from '../core/connection.js';
 import { MigrateError, UsageError } from '../core/errors.js';
 import { answer, remember, type WizardContext } from './context.js';
 
 /** Put a password typed at the prompt into a connection string (in memory only). */
 export function withPassword(connectionString: string | undefined, password: string): string {
-  const value = connectionString ?? '';
-  if (/^postgres(ql)?:\/\//i.test(value)) {
-    const url = new URL(value);
-    url.password = encodeURIComponent(password);
-    return url.toString();
-  }
-  return `${value} password='${password.replace(/(['\\])/g, '\\$1')}'`.trim();
+  return putPassword(connectionString, password);
 }
 
 function validConnectionString(value: string): true | string {
-  if (value.trim() === '') return 'Enter a connection string, e.g. postgres://user@host:5432/dbname';
-  if (/^postgres(ql)?:\/\//i.test(value)) {
-    try { new URL(value); return true; } catch { return 'Not a valid URI (percent-encode special characters).'; }
-  }
-  return /\w+\s*=/.test(value) ? true : 'Use postgres://user@host:5432/dbname or "host=… dbname=… user=…".';
+  if (value.trim() === '') return 'Enter a connection string, e.g. postgresql://user@host:5432/dbname';
+  const found = connectionStringProblem(value);
+  return found ? `Not valid: ${found.problem}. ${found.hint}` : true;
 }
 
 async function chooseConnection(ctx: WizardContext, side: Side): Promise<Endpoint> {
@@ -67,9 +60,10 @@ async function testConnection(ctx: WizardContext, endpoint: Endpoint): Promise<E
       ctx.say(`✔ connected to the ${endpoint.side}: ${redact(current.connectionString)}`);
       return current;
     } catch (error) {
-      // A refused login, or none attempted because no password was known (node-postgres says so for SCRAM).
-      const refused = error instanceof MigrateError &&
-        /refused the login|client password must be a string|no password supplied/i.test(error.message);
+      // A refused login, or none attempted because no password was known. Not a pg_hba.conf that wants
+      // TLS: a password would not help there.
+      const refused = error instanceof MigrateError && !/no encryption/i.test(error.message) &&
+        /refused the login|password required/i.test(error.message);
       if (!refused || !ctx.interactive || attempt > 3) {
         if (refused && !ctx.interactive) {
           throw new UsageError(`The ${endpoint.side} needs a password: ${error.message}`, {

@@ -3,6 +3,7 @@
  * wizard and written to `<dir>/summary.md` so it can go into a change ticket.
  */
 import path from 'node:path';
+import { redact } from '../core/connection.js';
 import { withClient } from '../core/db.js';
 import { writeFileAtomic } from '../core/files.js';
 import { readBackfillProgress, type TableProgress } from '../steps/backfill/index.js';
@@ -35,8 +36,9 @@ export function renderSummary(ctx: WizardContext, progress: TableProgress[], now
   const state = ctx.store.state;
   const total = seconds(state.createdAt, now.toISOString());
   const lines = ['# Migration summary', '',
-    `- source: \`${ctx.answers.source ?? '(libpq defaults)'}\``,
-    `- target: \`${ctx.answers.target ?? '(libpq defaults)'}\``,
+    // Answers never hold passwords; redact() again so summary.md cannot, whatever put them there.
+    `- source: \`${ctx.answers.source === undefined ? '(libpq defaults)' : redact(ctx.answers.source)}\``,
+    `- target: \`${ctx.answers.target === undefined ? '(libpq defaults)' : redact(ctx.answers.target)}\``,
     `- started ${state.createdAt}, finished ${now.toISOString()} (${formatDuration(total)} in all, including waiting)`, '',
     '## Steps', '', '| step | status | took | notes |', '|---|---|---|---|'];
   for (const info of STEPS) {

@@ -25,17 +25,17 @@ describe('connection strings', () => {
     expect(splitPassword('postgresql://app@db/prod?password=x&sslmode=require')).toEqual({
       connectionString: 'postgresql://app@db/prod?sslmode=require', password: 'x',
     });
-    const kv = splitPassword("host=db user=app password='it''s' dbname=prod");
-    expect(kv.connectionString).not.toContain('password');
+    const kv = splitPassword("host=db user=app password='it\\'s' dbname=prod");
+    expect(kv).toEqual({ connectionString: 'host=db user=app dbname=prod', password: "it's" });
     expect(redact("host=db password=hunter2 dbname=prod")).not.toContain('hunter2');
   });
   it('passes passwords to tools through PGPASSWORD, never argv', () => {
-    const { args, env } = connectionArgs({ side: 'source', connectionString: 'postgres://app:hunter2@db/prod' });
+    const { args, env } = connectionArgs({ side: 'source', connectionString: 'postgres://app:hunter2@db/prod' }, { HOME: '/nonexistent' });
     expect(args.join(' ')).not.toContain('hunter2');
     expect(env.PGPASSWORD).toBe('hunter2');
   });
   it('translates key=value strings for node-postgres', () => {
-    expect(clientConfig({ side: 'target', connectionString: "host=127.0.0.1 port=5433 dbname='my db' user=u" }))
-      .toEqual({ host: '127.0.0.1', port: 5433, database: 'my db', user: 'u' });
+    expect(clientConfig({ side: 'target', connectionString: "host=127.0.0.1 port=5433 dbname='my db' user=u" }, { HOME: '/nonexistent' }))
+      .toMatchObject({ host: '127.0.0.1', port: 5433, database: 'my db', user: 'u' });
   });
 });
