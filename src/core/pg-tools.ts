@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { splitPassword, type Endpoint } from './connection.js';
 import { InterruptedError, MigrateError } from './errors.js';
 import { tempPathFor } from './files.js';
+import { formatCommandLine, shellQuote } from './shell.js';
 
 export type PgToolName = 'pg_dump' | 'pg_dumpall' | 'psql';
 
@@ -98,13 +99,9 @@ export function connectionArgs(endpoint: Endpoint): { args: string[]; env: Recor
   return { args: ['--dbname', connectionString], env: password === undefined ? {} : { PGPASSWORD: password } };
 }
 
-/** Quote for a POSIX shell, for printing commands the operator can copy. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
+/** A tool's command line as the operator can paste it (src/core/shell.ts quotes every argument). */
 export function formatCommand(tool: string, args: string[], stdoutFile?: string): string {
-  return [tool, ...args].map(shellQuote).join(' ') + (stdoutFile ? ` > ${shellQuote(stdoutFile)}` : '');
+  return formatCommandLine([tool, ...args]) + (stdoutFile ? ` > ${shellQuote(stdoutFile)}` : '');
 }
 
 export interface RunOptions {

@@ -14,6 +14,7 @@ import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
 import { MigrateError, UsageError, isPgError } from '../core/errors.js';
 import { displayTableSpec, quoteQualified, quoteIdent, type TableSpec } from '../core/identifiers.js';
+import { formatCommandLine } from '../core/shell.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { checkUntil } from './completion-point-checks.js';
 import { consistencyRange, detectEpochUnit, epochSecondsNow, type EpochUnit, type RangeFacts } from './completion-point-range.js';
@@ -86,7 +87,7 @@ export async function runCompletionPoint(input: CompletionPointInput, ctx: StepC
     if ((input.until ?? []).length > 0) {
       await checkAndRecord(source, target, pairs, points, { ...shared, untilFlags: input.until ?? [] }, ctx);
       result.recorded = { file: completionPointsPath(ctx.dir), dryRun: ctx.dryRun };
-      result.next = commandLine(['migrate', 'backfill', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
+      result.next = formatCommandLine(['migrate', 'backfill', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
         ...dirArgs(ctx.dir)]);
       return result;
     }
@@ -94,7 +95,7 @@ export async function runCompletionPoint(input: CompletionPointInput, ctx: StepC
     const suggested = points.filter((p) => p.suggested !== undefined);
     if (suggested.length === points.length) {
       const values = pairs.map((p, i) => ({ key: p.key, value: points[i]?.suggested as string }));
-      result.next = commandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
+      result.next = formatCommandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
         ...untilArgs(values), ...dirArgs(ctx.dir)]);
     }
     return result;
@@ -179,7 +180,7 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
   }
   if (problems.length > 0) {
     throw new UsageError(`Not recording the completion point${pairs.length > 1 ? 's' : ''}:\n  - ${problems.join('\n  - ')}`, {
-      hint: `Run \`migrate completion-point ${pairs.map((p) => `--table ${shellQuote(displayTableSpec(p.spec))}`).join(' ')}\` ` +
+      hint: `Run \`${formatCommandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)])])}\` ` +
         'without --until to see the consistency range and a suggested value.',
     });
   }
@@ -215,12 +216,4 @@ function untilArgs(values: { key: string; value: string }[]): string[] {
 
 function dirArgs(dir: string): string[] {
   return path.resolve(dir) === path.resolve('./migration') ? [] : ['--dir', dir];
-}
-
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-function commandLine(args: string[]): string {
-  return args.map((a, i) => (i < 2 ? a : shellQuote(a))).join(' ');
 }

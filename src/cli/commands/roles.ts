@@ -5,6 +5,7 @@ import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { RolesResult } from '../../steps/roles.js';
 import { describeRoleChanges } from '../../core/role-rewrite.js';
 import { displayIdent } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 
 export function register(program: Command): void {
   withCommonOptions(program.command('roles')
@@ -33,6 +34,6 @@ export function formatRolesResult(result: RolesResult): string {
   if (result.alreadyExisting.length) lines.push(`already on the target: ${names(result.alreadyExisting)}`);
   if (!result.passwordsIncluded) lines.push(`passwords NOT included; set them on the target for: ${names(result.passwordsMissingFor)}`);
   lines.push(...describeRoleChanges(result.changes));
-  lines.push(result.loaded ? 'Loaded into the target.' : `Not loaded (--no-load). Load it with \`migrate roles\`, or with psql -X -v ON_ERROR_STOP=1 -f ${result.file}`);
+  lines.push(result.loaded ? 'Loaded into the target.' : `Not loaded (--no-load). Load it with \`migrate roles\`, or with \`${formatCommandLine(['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', result.file])}\``);
   return lines.join('\n');
 }
