@@ -21,6 +21,11 @@ export interface CommandRuntime {
 export interface RuntimeOptions {
   /** The command writes files into --dir (not under --dry-run). */
   writesDir?: boolean;
+  /**
+   * The command records its outcome in <dir>/state.json (not under --dry-run): a damaged or
+   * newer-version state file is refused before any work, as by every command that reads it.
+   */
+  recordsState?: boolean;
   yes?: boolean;
 }
 
@@ -55,6 +60,11 @@ export async function prepareRuntime(flags: Partial<CommonFlags>, options: Runti
   const target = resolveEndpoint('target', flags.target);
   const requestedDir = flags.dir ?? './migration';
   const dir = options.writesDir && !flags.dryRun ? await ensureWritableDir(requestedDir) : path.resolve(requestedDir);
+  if (options.recordsState && !flags.dryRun) {
+    // The same loader and error (exit 2) as status, resume and the wizard; nothing is done before it.
+    const { readState } = await import('../core/state.js');
+    await readState(dir);
+  }
   installInterruptHandler(renderer);
   const ctx: StepContext = {
     source,
@@ -80,7 +90,7 @@ export function printResult(runtime: Pick<CommandRuntime, 'json' | 'renderer'>, 
  * stands, so it warns instead of failing.
  */
 export async function recordOutcome(runtime: Pick<CommandRuntime, 'ctx'>, stepIds: string[],
-  outcome: { status: 'done' | 'failed' | 'skipped'; message: string; data?: unknown; startedAt?: string }): Promise<void> {
+  outcome: { status: 'done' | 'failed' | 'skipped' | 'interrupted'; message: string; data?: unknown; startedAt?: string }): Promise<void> {
   const { ctx } = runtime;
   if (ctx.dryRun) return;
   try {

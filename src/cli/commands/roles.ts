@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .description('dump the source\'s roles (pg_dumpall), rewrite them for the target, write roles.sql (mode 0600) and load it'))
     .option('--no-load', 'only write roles.sql; do not load it into the target')
     .action(async (flags: CommonFlags & { load: boolean }) => {
-      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: flags.load });
       const { runRoles } = await import('../../steps/roles.js');
       const result = await runRoles({ load: flags.load }, runtime.ctx);
       if (result.loaded) {

@@ -26,7 +26,7 @@ column, target not empty without --yes, unwritable --dir).`)
           hint: 'Run `migrate candidates` to list them, then e.g. `migrate schema --table public.metrics:time`.',
         });
       }
-      const runtime = await prepareRuntime(flags, { writesDir: true, yes: flags.yes });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: true, yes: flags.yes });
       const { runSchema } = await import('../../steps/schema.js');
       const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes) }, runtime.ctx);
       // Naming the tables here is the scripted form of the wizard's selection step.

@@ -5,7 +5,7 @@ import { DifferencesFoundError, MigrateError } from '../../core/errors.js';
 import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
 import { formatCommandLine } from '../../core/shell.js';
 import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 import type { TableValidation, ValidateResult } from '../../steps/validate.js';
 
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--repair', 're-backfill the slices that differ, then check them again')
     .action(async (flags: Flags) => {
       let tables = parseTables(flags.table);
-      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: !flags.estimate });
       const { ctx } = runtime;
       if (tables.length === 0) {
         // Like backfill: without --table, the tables whose completion points were recorded.
@@ -48,13 +48,12 @@ export function register(program: Command): void {
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
-        const { recordStepOutcome } = await import('../../core/state.js');
         const differing = (result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table);
-        await recordStepOutcome(ctx.dir, 'validate', {
+        await recordOutcome(runtime, ['validate'], {
           status: result.ok ? 'done' : 'failed', startedAt,
           message: result.ok ? 'source and target match below the completion point' : `differences in ${differing.join(', ')}`,
           data: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, rows: t.rows, ok: t.ok })) },
-        }).catch(() => undefined);
+        });
       }
       printResult(runtime, result, () => formatResult(result));
       throwUnlessOk(result, flags);
