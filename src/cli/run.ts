@@ -5,10 +5,9 @@
  */
 import { resolveEndpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
-import { ensureWritableDir } from '../core/files.js';
+import { DEFAULT_DIR, resolveMigrationDir } from '../core/files.js';
 import { createRenderer, type Renderer } from './render.js';
 import type { CommonFlags } from './options.js';
-import path from 'node:path';
 
 export interface CommandRuntime {
   ctx: StepContext;
@@ -58,8 +57,7 @@ export async function prepareRuntime(flags: Partial<CommonFlags>, options: Runti
   const renderer = createRenderer({ json, tty: Boolean(process.stderr.isTTY) });
   const source = resolveEndpoint('source', flags.source);
   const target = resolveEndpoint('target', flags.target);
-  const requestedDir = flags.dir ?? './migration';
-  const dir = options.writesDir && !flags.dryRun ? await ensureWritableDir(requestedDir) : path.resolve(requestedDir);
+  const dir = await resolveMigrationDir(flags.dir ?? DEFAULT_DIR, { create: Boolean(options.writesDir && !flags.dryRun) });
   if (options.recordsState && !flags.dryRun) {
     // The same loader and error (exit 2) as status, resume and the wizard; nothing is done before it.
     const { readState } = await import('../core/state.js');

@@ -4,13 +4,49 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from './errors.js';
+
+export const DEFAULT_DIR = './migration';
+
+/**
+ * The one place that turns a --dir flag into the migration directory: refuse an empty value (it
+ * would silently mean the current directory) and a path that is, or runs through, a regular file;
+ * with `create`, make the directory and check it is writable.
+ */
+export async function resolveMigrationDir(dir: string, options: { create: boolean }): Promise<string> {
+  if (dir.trim() === '') {
+    throw new UsageError(`--dir is ${dir === '' ? 'empty' : 'blank'}: the migration's files would land in the current directory.`, {
+      hint: `Name the migration directory, e.g. --dir ${DEFAULT_DIR} (the default when --dir is left out), or --dir . on purpose.`,
+    });
+  }
+  const absolute = path.resolve(dir);
+  if (options.create) return ensureWritableDir(absolute);
+  await refuseNonDirectory(absolute);
+  return absolute;
+}
+
+/** A --dir that is a file, or whose parent is one, gets a message that says so (not "permission denied"). */
+async function refuseNonDirectory(absolute: string): Promise<void> {
+  for (let current = absolute; ; current = path.dirname(current)) {
+    const info = await stat(current).catch(() => undefined);
+    if (info?.isDirectory()) return;
+    if (info) {
+      throw new UsageError(current === absolute
+        ? `--dir ${absolute} is a file, not a directory.`
+        : `--dir ${absolute} cannot be a directory: ${current} is a file.`, {
+        hint: 'Point --dir at a directory (it is created when missing), or move the file out of the way.',
+      });
+    }
+    if (path.dirname(current) === current) return;
+  }
+}
 
 /** Create the directory if needed and make sure we can write into it. */
 export async function ensureWritableDir(dir: string): Promise<string> {
   const absolute = path.resolve(dir);
+  await refuseNonDirectory(absolute);
   try {
     await makeDirectory(absolute);
     await access(absolute, constants.W_OK | constants.X_OK);
