@@ -12,7 +12,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { splitPassword, type Endpoint } from './connection.js';
 import { InterruptedError, MigrateError } from './errors.js';
-import { tempPathFor } from './files.js';
+import { removeStaleTempFiles, tempPathFor } from './files.js';
 import { formatCommandLine, shellQuote } from './shell.js';
 
 export type PgToolName = 'pg_dump' | 'pg_dumpall' | 'psql';
@@ -121,6 +121,7 @@ export interface RunResult {
 
 /** Run a tool to completion. A non-zero exit becomes a MigrateError quoting the tool's stderr. */
 export async function runPgTool(tool: PgTool, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  if (options.stdoutFile) await removeStaleTempFiles(options.stdoutFile); // a killed earlier run's
   const temp = options.stdoutFile ? tempPathFor(options.stdoutFile) : undefined;
   const child = spawn(tool.path, args, {
     env: { ...process.env, ...options.env, PGAPPNAME: 'migrate' },

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { ensureWritableDir, resolveMigrationDir, writeFileAtomic } from '../../src/core/files.js';
+import { ensureWritableDir, removeStaleTempFiles, resolveMigrationDir, tempPathFor, writeFileAtomic } from '../../src/core/files.js';
 
 const made: string[] = [];
 afterEach(() => { for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true }); });
@@ -80,5 +81,18 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(file, 'utf8')).toBe('new content');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['roles.sql']);
+  });
+
+  it('clears the temp files a killed run left for the same file, and only those', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'roles.sql');
+    const deadPid = spawnSync('true').pid as number;
+    const ofPid = (f: string, pid: number): string => path.basename(tempPathFor(f)).replace(`.${process.pid}-`, `.${pid}-`);
+    const stale = [ofPid(file, deadPid), '.roles.sql.00112233aabb.tmp'];
+    const kept = [ofPid(file, process.pid), ofPid(path.join(dir, 'state.json'), deadPid), 'roles.sql.tmp', '.roles.sql.x.tmp'];
+    for (const name of [...stale, ...kept]) writeFileSync(path.join(dir, name), 'hash');
+    await writeFileAtomic(file, 'new');
+    expect(readdirSync(dir).sort()).toEqual(['roles.sql', ...kept].sort());
+    expect(await removeStaleTempFiles(path.join(dir, 'state.json'))).toEqual([path.join(dir, kept[1] as string)]);
   });
 });
