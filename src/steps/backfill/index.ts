@@ -184,8 +184,11 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   const failures = new Map<string, number>();
   ctx.emit({ type: 'phase', id: 'backfill', message: `Backfilling with ${workers} worker${workers === 1 ? '' : 's'}` });
   progress.start();
+  // Each worker gets its own signal (following the shared one): 16 workers' pipeline and sleep listeners
+  // on one signal would pass Node's limit of 10 and print a MaxListenersExceededWarning.
   const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
-    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal, progress, emit: ctx.emit, by, failures }, i)
+    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal: AbortSignal.any([signal]), progress, emit: ctx.emit, by,
+      failures }, i)
       .catch((error: unknown) => { stop.abort(); throw error; })));
   progress.stop();
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
