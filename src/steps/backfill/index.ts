@@ -195,7 +195,9 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   const done = [...counters.values()].reduce((n, c) => n + c.slicesDone, 0);
   const total = [...counters.values()].reduce((n, c) => n + c.slicesTotal, 0);
   if (failure) {
-    ctx.emit({ type: 'done', id: 'backfill', message: `Backfill failed (${done} of ${total} slices done)`, ok: false });
+    ctx.emit({ type: 'done', id: 'backfill', ok: false, message: done === total
+      ? `Every slice is done (${done} of ${total}), but a backfill worker failed after the last one (see the error below)`
+      : `Backfill failed (${done} of ${total} slices done)` });
     throw failure.reason instanceof MigrateError ? failure.reason : new MigrateError(String(failure.reason), { cause: failure.reason });
   }
   if (ctx.signal.aborted) {
