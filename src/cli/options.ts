@@ -3,6 +3,7 @@
  * conversion of raw flags into typed, validated step inputs.
  */
 import { Option, type Command } from 'commander';
+import { DEFAULT_DIR } from '../core/files.js';
 import { parseTableSpec, type TableSpec } from '../core/identifiers.js';
 
 export interface ConnectionFlags { source?: string; target?: string }
@@ -24,7 +25,7 @@ export function withConnectionOptions(command: Command): Command {
 }
 
 export function withDirOption(command: Command): Command {
-  return command.addOption(new Option('--dir <path>', 'migration directory for dumps, plans and state').default('./migration'));
+  return command.addOption(new Option('--dir <path>', 'migration directory for dumps, plans and state').default(DEFAULT_DIR));
 }
 
 export function withDryRunOption(command: Command): Command {

@@ -5,10 +5,9 @@
  */
 import { resolveEndpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
-import { ensureWritableDir } from '../core/files.js';
+import { DEFAULT_DIR, resolveMigrationDir } from '../core/files.js';
 import { createRenderer, type Renderer } from './render.js';
 import type { CommonFlags } from './options.js';
-import path from 'node:path';
 
 export interface CommandRuntime {
   ctx: StepContext;
@@ -21,6 +20,11 @@ export interface CommandRuntime {
 export interface RuntimeOptions {
   /** The command writes files into --dir (not under --dry-run). */
   writesDir?: boolean;
+  /**
+   * The command records its outcome in <dir>/state.json (not under --dry-run): a damaged or
+   * newer-version state file is refused before any work, as by every command that reads it.
+   */
+  recordsState?: boolean;
   yes?: boolean;
 }
 
@@ -53,8 +57,12 @@ export async function prepareRuntime(flags: Partial<CommonFlags>, options: Runti
   const renderer = createRenderer({ json, tty: Boolean(process.stderr.isTTY) });
   const source = resolveEndpoint('source', flags.source);
   const target = resolveEndpoint('target', flags.target);
-  const requestedDir = flags.dir ?? './migration';
-  const dir = options.writesDir && !flags.dryRun ? await ensureWritableDir(requestedDir) : path.resolve(requestedDir);
+  const dir = await resolveMigrationDir(flags.dir ?? DEFAULT_DIR, { create: Boolean(options.writesDir && !flags.dryRun) });
+  if (options.recordsState && !flags.dryRun) {
+    // The same loader and error (exit 2) as status, resume and the wizard; nothing is done before it.
+    const { readState } = await import('../core/state.js');
+    await readState(dir);
+  }
   installInterruptHandler(renderer);
   const ctx: StepContext = {
     source,
@@ -80,7 +88,7 @@ export function printResult(runtime: Pick<CommandRuntime, 'json' | 'renderer'>, 
  * stands, so it warns instead of failing.
  */
 export async function recordOutcome(runtime: Pick<CommandRuntime, 'ctx'>, stepIds: string[],
-  outcome: { status: 'done' | 'failed' | 'skipped'; message: string; data?: unknown; startedAt?: string }): Promise<void> {
+  outcome: { status: 'done' | 'failed' | 'skipped' | 'interrupted'; message: string; data?: unknown; startedAt?: string }): Promise<void> {
   const { ctx } = runtime;
   if (ctx.dryRun) return;
   try {

@@ -9,6 +9,7 @@
 import type { Client } from './db.js';
 import { UsageError } from './errors.js';
 import { displayName, type QualifiedName, type TableSpec } from './identifiers.js';
+import { shellQuote } from './shell.js';
 
 export interface ColumnInfo {
   name: string;
@@ -105,9 +106,9 @@ export async function resolveTable(client: Client, spec: TableSpec, side: 'sourc
   return describeTable(client, Number(found.oid));
 }
 
+/** A table name as a shell word for `--table` (canonical spelling, shell-quoted when needed). */
 function quoteForShell(name: QualifiedName): string {
-  const text = displayName(name);
-  return text.includes('"') ? `'${text}'` : text;
+  return shellQuote(displayName(name));
 }
 
 /** Tables whose name differs only in case (the folding mistake), or that live in another schema. */

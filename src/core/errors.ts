@@ -59,15 +59,26 @@ export interface PgErrorFields {
   constraint?: string;
 }
 
+/**
+ * An error the PostgreSQL server sent (node-postgres' DatabaseError): a five-character SQLSTATE
+ * and a severity. Node's system errors have codes too, and EPIPE, EPERM or ENOENT look like a
+ * SQLSTATE; they have no severity. (Checked by shape, so this module does not load pg.)
+ */
 export function isPgError(error: unknown): error is Error & PgErrorFields {
   return error instanceof Error && typeof (error as PgErrorFields).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((error as PgErrorFields).code ?? '');
+    /^[0-9A-Z]{5}$/.test((error as PgErrorFields).code ?? '') && typeof (error as { severity?: unknown }).severity === 'string';
 }
 
-/** "message (SQLSTATE 23505)\n  detail: …\n  hint: …" for a PostgreSQL error; the message otherwise. */
+/**
+ * "message (SQLSTATE 23505)\n  detail: …\n  hint: …" for a PostgreSQL error; "message (EPIPE)" for a
+ * system error whose message does not name its code; the message otherwise.
+ */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  if (!isPgError(error)) return error.message;
+  if (!isPgError(error)) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && code !== '' && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
   const lines = [`${error.message} (SQLSTATE ${error.code})`];
   if (error.detail) lines.push(`  detail: ${error.detail}`);
   if (error.hint) lines.push(`  hint: ${error.hint}`);

@@ -9,6 +9,7 @@
  */
 import type { IndexInfo, TableInfo } from './catalog.js';
 import { displayName, quoteIdent, quoteQualified } from './identifiers.js';
+import { formatCommandLine } from './shell.js';
 
 export type BlockerKind = 'unique-without-time' | 'referenced-by-fk' | 'nullable-time' | 'partitioned' | 'inherited' |
   'no-time-column' | 'infinite-time';
@@ -65,7 +66,7 @@ export function structuralBlockers(table: TableInfo, timeColumn: string | undefi
     blockers.push({
       kind: 'no-time-column',
       message: `${name} has no column that can be a time column (timestamptz, timestamp, date or an integer).`,
-      fix: `Name the time column with --table '${name}:column', or leave the table out: its data is then copied with the schema.`,
+      fix: `Name the time column with ${formatCommandLine(['--table', `${name}:column`])}, or leave the table out: its data is then copied with the schema.`,
     });
   } else {
     for (const index of table.indexes) {

@@ -13,7 +13,8 @@ import { once } from 'node:events';
 import { SECRET_KEYWORDS } from './conninfo/keywords.js';
 import { resolveEndpointConninfo, type Endpoint } from './connection.js';
 import { InterruptedError, MigrateError, UsageError } from './errors.js';
-import { tempPathFor } from './files.js';
+import { removeStaleTempFiles, tempPathFor } from './files.js';
+import { formatCommandLine, shellQuote } from './shell.js';
 
 export type PgToolName = 'pg_dump' | 'pg_dumpall' | 'psql';
 
@@ -115,13 +116,9 @@ export function connectionArgs(endpoint: Endpoint, env: NodeJS.ProcessEnv = proc
   return { args, env: info.password === undefined ? {} : { PGPASSWORD: info.password } };
 }
 
-/** Quote for a POSIX shell, for printing commands the operator can copy. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
+/** A tool's command line as the operator can paste it (src/core/shell.ts quotes every argument). */
 export function formatCommand(tool: string, args: string[], stdoutFile?: string): string {
-  return [tool, ...args].map(shellQuote).join(' ') + (stdoutFile ? ` > ${shellQuote(stdoutFile)}` : '');
+  return formatCommandLine([tool, ...args]) + (stdoutFile ? ` > ${shellQuote(stdoutFile)}` : '');
 }
 
 export interface RunOptions {
@@ -141,6 +138,7 @@ export interface RunResult {
 
 /** Run a tool to completion. A non-zero exit becomes a MigrateError quoting the tool's stderr. */
 export async function runPgTool(tool: PgTool, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  if (options.stdoutFile) await removeStaleTempFiles(options.stdoutFile); // a killed earlier run's
   const temp = options.stdoutFile ? tempPathFor(options.stdoutFile) : undefined;
   const child = spawn(tool.path, args, {
     // The user's PGAPPNAME wins, as it does for our own sessions.

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MigrateError } from './errors.js';
+import { displayPath, formatCommandLine } from './shell.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -117,8 +118,8 @@ export async function acquireLock(dir: string, command: string, options: Acquire
     throw new MigrateError(`The migration in ${dir} is in use by another run: \`migrate ${who.command}\` ` +
       `(pid ${who.pid} on ${who.host}, since ${who.startedAt}).`, {
       hint: sameHost
-        ? `Wait for it to finish (or stop it with Ctrl-C), then run the command again; \`migrate status --dir ${dir}\` shows where it stands.`
-        : `Wait for it to finish. If that run is gone (host ${who.host} crashed), delete ${file} and run the command again.`,
+        ? `Wait for it to finish (or stop it with Ctrl-C), then run the command again; \`${formatCommandLine(['migrate', 'status', '--dir', displayPath(dir)])}\` shows where it stands.`
+        : `Wait for it to finish. If that run is gone (host ${who.host} crashed), delete the lock (\`${formatCommandLine(['rm', file])}\`) and run the command again.`,
     });
   }
 }

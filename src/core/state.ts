@@ -11,10 +11,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 import { redact } from './connection.js';
-import { MigrateError } from './errors.js';
+import { MigrateError, UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { acquireLock, type Lock } from './state-lock.js';
 import { formatIssues, planSchema, type Plan } from './plan.js';
+import { displayPath, formatCommandLine } from './shell.js';
 
 export { acquireLock, readLock, type Lock, type LockInfo } from './state-lock.js';
 
@@ -54,7 +55,11 @@ export function emptyState(now = new Date()): MigrationState {
   return { version: STATE_VERSION, createdAt: at, updatedAt: at, answers: {}, steps: {} };
 }
 
-/** Read and check the state file; undefined when there is none yet. Never throws a raw parse error. */
+/**
+ * Read and check the state file; undefined when there is none yet. The one loader every command
+ * that reads or records state goes through, so a damaged, unreadable or newer-version file gets the
+ * same message and exit code (2: bad input) everywhere. Never throws a raw parse error.
+ */
 export async function readState(dir: string): Promise<MigrationState | undefined> {
   const file = stateFile(dir);
   let text: string;
@@ -62,8 +67,8 @@ export async function readState(dir: string): Promise<MigrationState | undefined
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MigrateError(`Cannot read the state file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {
-      hint: 'Check the permissions of the migration directory (--dir).',
+    throw new UsageError(`Cannot read the state file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, {
+      hint: 'Check the permissions of the migration directory (--dir), or point --dir at the right one.',
       cause: error,
     });
   }
@@ -71,8 +76,10 @@ export async function readState(dir: string): Promise<MigrationState | undefined
 }
 
 export function parseState(text: string, file = STATE_FILE): MigrationState {
-  const corrupt = (why: string): MigrateError => new MigrateError(`The state file ${file} is damaged: ${why}`, {
-    hint: `Restore it from a backup, or move it aside (mv ${file} ${file}.bad) and start again with \`migrate wizard\`; ` +
+  const aside = formatCommandLine(['mv', file, `${file}.bad`]);
+  const corrupt = (why: string): UsageError => new UsageError(`The state file ${file} is damaged: ${why}`, {
+    hint: `Restore it from a backup, or move it aside (\`${aside}\`) and start again with ` +
+      `\`${formatCommandLine(['migrate', 'wizard', '--dir', displayPath(path.dirname(file))])}\`; ` +
       'the backfill ledger in the target still knows which slices are done.',
   });
   let data: unknown;
@@ -83,7 +90,7 @@ export function parseState(text: string, file = STATE_FILE): MigrationState {
   }
   const version = (data as { version?: unknown } | null)?.version;
   if (typeof version === 'number' && version > STATE_VERSION) {
-    throw new MigrateError(`The state file ${file} was written by a newer migrate (state version ${version}; ` +
+    throw new UsageError(`The state file ${file} was written by a newer migrate (state version ${version}; ` +
       `this one reads version ${STATE_VERSION}).`, {
       hint: 'Upgrade migrate (npm install -g migrate@latest, or pull and rebuild) and run the command again.',
     });

@@ -7,6 +7,7 @@ import type { Client } from './db.js';
 import type { ColumnInfo, TableInfo } from './catalog.js';
 import { UsageError } from './errors.js';
 import { displayName, displayTableSpec, quoteIdent, quoteQualified } from './identifiers.js';
+import { formatCommandLine } from './shell.js';
 import { TIME_TYPES, isIntegerTimeType, shortTypeName, toTimeType, type TimeType } from './time-values.js';
 
 export interface RankedTimeColumn {
@@ -159,14 +160,14 @@ export async function resolveTimeColumn(_client: Client, table: TableInfo, colum
       throw new UsageError(`The table ${name} has no column ${JSON.stringify(column)}.` +
         (folded ? ` Did you mean ${JSON.stringify(folded.name)}?` : ''), {
         hint: folded
-          ? `Quote it: --table '${displayTableSpec({ ...table.name, column: folded.name })}'.`
+          ? `Quote it: ${formatCommandLine(['--table', displayTableSpec({ ...table.name, column: folded.name })])}.`
           : `Its columns are: ${table.columns.map((c) => c.name).join(', ')}.`,
       });
     }
     const type = toTimeType(info.type);
     if (!type) {
       throw new UsageError(`The column ${JSON.stringify(column)} of ${name} has type ${info.type}, which cannot be a time column.`, {
-        hint: `Supported time column types: ${supportedTypesText()}. Name another column with --table ${displayName(table.name)}:column.`,
+        hint: `Supported time column types: ${supportedTypesText()}. Name another column with ${formatCommandLine(['--table', `${displayName(table.name)}:column`])}.`,
       });
     }
     return { column: info.name, type };
@@ -180,7 +181,7 @@ export async function resolveTimeColumn(_client: Client, table: TableInfo, colum
   if (!best) {
     throw new UsageError(`The table ${name} has no column that looks like a time column ` +
       `(${supportedTypesText()}; integer columns only when their name says so, e.g. ts or created_at).`, {
-      hint: `Name the time column: --table '${displayTableSpec({ ...table.name, column: 'time_column' })}'.`,
+      hint: `Name the time column: ${formatCommandLine(['--table', displayTableSpec({ ...table.name, column: 'time_column' })])}.`,
     });
   }
   return { column: best.column.name, type: best.type };

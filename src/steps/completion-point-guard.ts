@@ -12,7 +12,8 @@
  */
 import type { Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
-import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayTableSpec, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import { readCompletionPoints, recordedPointFor } from '../core/completion-points.js';
 import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
 import { checkUntil } from './completion-point-checks.js';
@@ -78,9 +79,10 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
     warnings.push(...check.warnings.map((w) => `${table.key}: ${w}`));
   }
   if (problems.length > 0) {
+    const command = formatCommandLine(['migrate', 'completion-point',
+      ...tables.flatMap((t) => ['--table', displayTableSpec({ ...t.table, column: t.column })]), '--dir', displayPath(options.dir)]);
     throw new UsageError(`The completion point would lose or duplicate rows; nothing was changed:\n  - ${problems.join('\n  - ')}`, {
-      hint: 'Run `migrate completion-point --table …` (without --until) to see the consistency range and a suggested T, ' +
-        'then record it with --until.',
+      hint: `Run \`${command}\` (without --until) to see the consistency range and a suggested T, then record it with --until.`,
     });
   }
   return { warnings, starts };

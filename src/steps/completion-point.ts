@@ -14,6 +14,7 @@ import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError, UsageError, isPgError } from '../core/errors.js';
 import { displayTableSpec, quoteQualified, quoteIdent, type TableSpec } from '../core/identifiers.js';
+import { formatCommandLine } from '../core/shell.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart } from './completion-point-guard.js';
 import { countEdgeRows, rowCount } from './time-edge-rows.js';
@@ -88,7 +89,7 @@ export async function runCompletionPoint(input: CompletionPointInput, ctx: StepC
     if ((input.until ?? []).length > 0) {
       await checkAndRecord(source, target, pairs, points, { ...shared, untilFlags: input.until ?? [] }, ctx);
       result.recorded = { file: completionPointsPath(ctx.dir), dryRun: ctx.dryRun };
-      result.next = commandLine(['migrate', 'backfill', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
+      result.next = formatCommandLine(['migrate', 'backfill', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
         ...dirArgs(ctx.dir)]);
       return result;
     }
@@ -96,7 +97,7 @@ export async function runCompletionPoint(input: CompletionPointInput, ctx: StepC
     const suggested = points.filter((p) => p.suggested !== undefined);
     if (suggested.length === points.length) {
       const values = pairs.map((p, i) => ({ key: p.key, value: points[i]?.suggested as string }));
-      result.next = commandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
+      result.next = formatCommandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
         ...untilArgs(values), ...dirArgs(ctx.dir)]);
     }
     return result;
@@ -228,12 +229,4 @@ function untilArgs(values: { key: string; value: string }[]): string[] {
 
 function dirArgs(dir: string): string[] {
   return path.resolve(dir) === path.resolve('./migration') ? [] : ['--dir', dir];
-}
-
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-function commandLine(args: string[]): string {
-  return args.map((a, i) => (i < 2 ? a : shellQuote(a))).join(' ');
 }

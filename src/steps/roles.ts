@@ -145,7 +145,8 @@ async function dryRun(ctx: StepContext, file: string): Promise<RolesResult> {
   const [source, target] = await Promise.all([inspectSource(ctx), inspectTarget(ctx)]);
   const dumpTool = requirePgTool('pg_dumpall', source.major);
   const psql = requirePgTool('psql');
-  ctx.emit({ type: 'command', command: `${formatCommand(dumpTool.path, dumpArgs(source, ctx))}  # rewritten by migrate into ${file} (mode 0600)` });
+  // The path goes on the psql line, shell-quoted: in a trailing comment a newline in --dir would end the comment.
+  ctx.emit({ type: 'command', command: `${formatCommand(dumpTool.path, dumpArgs(source, ctx))}  # rewritten by migrate into roles.sql (mode 0600)` });
   ctx.emit({ type: 'command', command: formatCommand(psql.path, loadArgs(file, ctx)) });
   ctx.emit({ type: 'info', message: target.superuser
     ? `The target user ${quoteIdent(target.user)} is a superuser: role attributes are kept; ${targetAdminRoles(target).map(quoteIdent).join(', ')} are left alone.`

@@ -6,6 +6,7 @@
  * range has not opened yet we wait for it (plan `completionPoint.waitSeconds`).
  */
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import { parseTimeValue, toTimeType } from '../core/time-values.js';
 import type { CompletionPointResult, TablePoint } from '../steps/completion-point.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
@@ -33,11 +34,6 @@ function checkForm(point: TablePoint, value: string, timezone: string | undefine
 
 /** The operator asked to look again (the range was not open yet). */
 const AGAIN = '\0again';
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-});
 
 export async function completionPointStep(ctx: WizardContext): Promise<StepResult> {
   const tables = ctx.answers.tables ?? [];

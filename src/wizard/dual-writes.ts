@@ -7,6 +7,7 @@
 import { withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError } from '../core/errors.js';
 import { displayName, parseColumnName, parseTableSpec, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { sleep } from '../core/sleep.js';
 import { answer, missingAnswer, remember, type StepResult, type WizardContext } from './context.js';
 
 export interface ArrivedRows {
@@ -43,11 +44,6 @@ export const DUAL_WRITE_EXPLANATION = [
   '  - reads keep going to the source: until the backfill ends, the target lacks older rows.',
   'Start the dual-writing application (all its instances) before going on.',
 ];
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-});
 
 async function waitUnattended(ctx: WizardContext, tables: { table: string; timeColumn?: string }[]): Promise<ArrivedRows[]> {
   const minRows = ctx.answers.dualWrites?.minRowsPerTable ?? 1;

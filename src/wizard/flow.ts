@@ -9,6 +9,7 @@ import type { StepContext } from '../core/context.js';
 import { InterruptedError, MigrateError, UsageError, describeError } from '../core/errors.js';
 import { ensureWritableDir, writeFileAtomic } from '../core/files.js';
 import { serializePlan, type Plan } from '../core/plan.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import { StateStore } from '../core/state.js';
 import { STEPS, isFinished, type StepId } from '../steps/index.js';
 import type { StepResult, WizardContext, WizardStep } from './context.js';
@@ -42,9 +43,7 @@ export interface FlowResult {
 
 /** `migrate resume --dir <dir>`, with the directory as the operator would type it. */
 export function resumeCommand(dir: string): string {
-  const relative = path.relative(process.cwd(), dir);
-  const shown = relative === '' ? '.' : relative.startsWith('..') ? dir : relative;
-  return `migrate resume --dir ${/^[\w./-]+$/.test(shown) ? shown : JSON.stringify(shown)}`;
+  return formatCommandLine(['migrate', 'resume', '--dir', displayPath(dir)]);
 }
 
 async function openStore(options: FlowOptions): Promise<StateStore> {
@@ -54,7 +53,7 @@ async function openStore(options: FlowOptions): Promise<StateStore> {
   if (options.command === 'wizard' && started) {
     await store.release();
     throw new UsageError(`A migration is already recorded in ${options.step.dir}.`, {
-      hint: `Carry it on with \`${resumeCommand(options.step.dir)}\`, see it with \`migrate status --dir …\`, ` +
+      hint: `Carry it on with \`${resumeCommand(options.step.dir)}\`, see it with \`${formatCommandLine(['migrate', 'status', '--dir', displayPath(options.step.dir)])}\`, ` +
         'or start a separate one with another --dir.',
     });
   }

@@ -2,6 +2,7 @@
  * Where a migration stands, from its state file (and, when the target is reachable, the backfill
  * ledger): shown by `migrate status` and at the start of `migrate resume`.
  */
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import type { MigrationState, StepStatus } from '../core/state.js';
 import { STEPS, firstUnfinished, type StepId } from '../steps/index.js';
 
@@ -45,7 +46,7 @@ export function buildStatus(dir: string, state: MigrationState | undefined, resu
   });
   const pending = state ? firstUnfinished(state.steps) : STEPS[0];
   const complete = state !== undefined && pending === undefined;
-  const next = state === undefined ? `migrate wizard --dir ${dir}` :
+  const next = state === undefined ? formatCommandLine(['migrate', 'wizard', '--dir', displayPath(dir)]) :
     complete ? 'nothing here: the migration is complete. Check the target under production load, then switch the application over.' :
     resume;
   return {

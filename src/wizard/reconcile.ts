@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { displayName, parseTableSpec, parseColumnName } from '../core/identifiers.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import type { Plan, PlanTable } from '../core/plan.js';
 import { STEPS, isFinished, type StepId } from '../steps/index.js';
 import { recordedPoints } from './backfill.js';
@@ -70,7 +71,7 @@ async function confirmChange(ctx: WizardContext, field: string, what: string): P
     throw error;
   });
   if (!ok) throw new UsageError('Stopped: the recorded decision stays as it is.', {
-    hint: `Run \`migrate resume --dir ${ctx.step.dir}\` without the changed values to carry on with it.`,
+    hint: `Run \`${formatCommandLine(['migrate', 'resume', '--dir', displayPath(ctx.step.dir)])}\` without the changed values to carry on with it.`,
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import { formatTable } from '../cli/table.js';
 import { DifferencesFoundError } from '../core/errors.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import type { ValidateResult } from '../steps/validate.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
@@ -35,9 +36,10 @@ export async function validateStep(ctx: WizardContext): Promise<StepResult> {
   ctx.say(formatValidation(result));
   const differing = result.tables.filter((t) => !t.ok);
   if (!result.ok) {
+    const command = (...args: string[]): string => formatCommandLine(['migrate', ...args, '--dir', displayPath(ctx.step.dir)]);
     throw new DifferencesFoundError(`Source and target differ in ${differing.map((t) => t.table).join(', ')} over [start, T).`, {
-      hint: `See the differing slices with \`migrate validate --dir ${ctx.step.dir}\`; re-copy them with ` +
-        '`migrate validate --repair`, then run `migrate resume`.',
+      hint: `See the differing slices with \`${command('validate')}\`; re-copy them with ` +
+        `\`${command('validate', '--repair')}\`, then run \`${command('resume')}\`.`,
     });
   }
   const rows = result.tables.reduce((sum, t) => sum + t.rows.target, 0);

@@ -4,10 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const mainModule = path.join(repoRoot, 'src', 'cli', 'main.ts');
+// tsx by absolute URL: `--import tsx` would be resolved from the child's cwd, which tests may move.
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface CliResult {
   code: number | null;
@@ -31,7 +34,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     delete env.SOURCE;
     delete env.TARGET;
     Object.assign(env, options.env);
-    const child = spawn(process.execPath, ['--import', 'tsx', mainModule, ...args], {
+    const child = spawn(process.execPath, ['--import', tsxLoader, mainModule, ...args], {
       cwd: options.cwd ?? repoRoot,
       env: env as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],

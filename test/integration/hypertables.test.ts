@@ -131,7 +131,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
     // "tick" does not look like a time column by name: it must be named.
     const unnamed = await hypertables(['--table', 'ticks']);
     expect(unnamed.code).toBe(2);
-    expect(unnamed.stderr).toContain("next: Name the time column: --table 'public.ticks:time_column'.");
+    expect(unnamed.stderr).toContain("next: Name the time column: --table public.ticks:time_column.");
     const interval = await hypertables(['--table', 'ticks:tick', '--chunk-interval', '1 day']);
     expect(interval.code).toBe(2);
     expect(interval.stderr).toContain('an integer time column needs a positive whole number');

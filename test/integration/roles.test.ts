@@ -223,7 +223,7 @@ describe('migrate roles', () => {
     writeFileSync(blocker, 'x');
     const result = await roles(['--source', dbs.source, '--target', dbs.target, '--dir', path.join(blocker, 'sub')]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('Cannot write to the migration directory');
+    expect(result.stderr).toContain(`--dir ${path.join(blocker, 'sub')} cannot be a directory: ${blocker} is a file.`);
   });
 
   it('masks password hashes in psql errors when a load fails, and the target is unchanged', async () => {

@@ -165,8 +165,8 @@ describe('migrate schema', () => {
     writeFileSync(file, 'not a directory');
     const result = await runCli(['schema', ...common().slice(0, 4), '--dir', path.join(file, 'sub'), ...CANDIDATES]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('Cannot write to the migration directory');
-    expect(result.stderr).toContain('--dir');
+    expect(result.stderr).toContain(`--dir ${path.join(file, 'sub')} cannot be a directory: ${file} is a file.`);
+    expect(result.stderr).toContain('next: Point --dir at a directory');
   });
 
   it('copies the schema and every other table\'s rows; the given tables arrive empty', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../src/core/errors.js';
+import { ExitCode, MigrateError } from '../../src/core/errors.js';
 import {
   STATE_VERSION, StateStore, acquireLock, emptyState, readLock, readState, recordStepOutcome, stateFile, writeState,
 } from '../../src/core/state.js';
@@ -56,6 +56,7 @@ describe('state file', () => {
     const error = await errorOf(readState(dir));
     expect(error.message).toMatch(/state file .* is damaged: it is not valid JSON/);
     expect(error.hint).toMatch(/move it aside/);
+    expect(error.exitCode).toBe(ExitCode.usage); // README: a corrupt state file is bad input, exit 2
   });
 
   it('has wrong fields: every problem named with its path', async () => {
@@ -71,6 +72,7 @@ describe('state file', () => {
     const error = await errorOf(readState(dir));
     expect(error.message).toMatch(/written by a newer migrate \(state version 2/);
     expect(error.hint).toMatch(/Upgrade migrate/);
+    expect(error.exitCode).toBe(ExitCode.usage);
   });
 
   it('is locked by another live run: names the holder', async () => {

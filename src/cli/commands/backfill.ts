@@ -5,7 +5,7 @@ import { InterruptedError, UsageError } from '../../core/errors.js';
 import { displayName, type TableSpec } from '../../core/identifiers.js';
 import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
 import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatBytes, formatTable } from '../table.js';
 
 interface Flags extends CommonFlags {
@@ -44,7 +44,7 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
         throw new UsageError(`--workers ${JSON.stringify(flags.workers)} is not a whole number from 1 to 64.`, { hint: 'Try --workers 4.' });
       }
       let tables = parseTables(flags.table);
-      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: true });
       const { ctx } = runtime;
       const points = await import('../../core/completion-points.js');
       if (tables.length === 0) tables = points.recordedTables(await points.readCompletionPoints(ctx.dir));
@@ -59,11 +59,9 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
         return own === undefined ? input : { ...input, slice: own };
       });
       const { runBackfill } = await import('../../steps/backfill/index.js');
-      const { recordStepOutcome } = await import('../../core/state.js');
       const startedAt = new Date().toISOString();
-      const record = (status: 'done' | 'failed' | 'interrupted', message: string, data?: unknown): Promise<void> => ctx.dryRun
-        ? Promise.resolve()
-        : recordStepOutcome(ctx.dir, 'backfill', { status, message, startedAt, ...(data ? { data } : {}) }).catch(() => undefined);
+      const record = (status: 'done' | 'failed' | 'interrupted', message: string, data?: unknown): Promise<void> =>
+        recordOutcome(runtime, ['backfill'], { status, message, startedAt, ...(data ? { data } : {}) });
       let result: BackfillResult;
       try {
         result = await runBackfill({ tables: inputs, workers, ...(slices.all !== undefined ? { slice: slices.all } : {}),

@@ -1,6 +1,7 @@
 /** `migrate candidates`: list the source tables that should become hypertables, largest first. Read-only. */
 import type { Command } from 'commander';
 import { displayName, displayTableSpec } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 import type { Candidate } from '../../steps/candidates.js';
 import { parseTables, withConnectionOptions, withJsonOption, withTableOption, type ConnectionFlags, type JsonFlags,
   type TableFlags } from '../options.js';
@@ -51,8 +52,10 @@ export function formatCandidates(candidates: Candidate[], minSize: string): stri
   }
   const ready = candidates.filter((c) => c.blockers.length === 0 && c.timeColumn && !c.hypertable);
   if (ready.length > 0) {
-    const args = ready.map((c) => `--table '${displayTableSpec({ ...c.table, column: c.timeColumn?.name ?? '' })}'`).join(' ');
-    lines.push('', `Next: migrate schema ${args}   (then: migrate hypertables ${args})`);
+    // One command per line, each pasteable as it stands (the table names are shell-quoted).
+    const tables = ready.flatMap((c) => ['--table', displayTableSpec({ ...c.table, column: c.timeColumn?.name ?? '' })]);
+    lines.push('', `Next: ${formatCommandLine(['migrate', 'schema', ...tables])}`,
+      `Then: ${formatCommandLine(['migrate', 'hypertables', ...tables])}`);
   }
   return lines.join('\n');
 }

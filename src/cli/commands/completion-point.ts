@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { MigrateError, UsageError } from '../../core/errors.js';
 import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { CompletionPointResult, TablePoint } from '../../steps/completion-point.js';
 
 interface Flags extends CommonFlags {
@@ -23,7 +23,8 @@ export function register(program: Command): void {
     .option('--timezone <zone>', 'zone of --until values written without an offset, and of timestamp/date columns (e.g. Europe/Berlin)')
     .action(async (flags: Flags) => {
       const tables = parseTables(flags.table);
-      const runtime = await prepareRuntime(flags, { writesDir: (flags.until ?? []).length > 0 });
+      const recording = (flags.until ?? []).length > 0;
+      const runtime = await prepareRuntime(flags, { writesDir: recording, recordsState: recording });
       const { runCompletionPoint } = await import('../../steps/completion-point.js');
       const result = await runCompletionPoint({
         tables,
@@ -34,11 +35,10 @@ export function register(program: Command): void {
       }, runtime.ctx);
       if (result.recorded && !result.recorded.dryRun) {
         // So `migrate status` and `migrate resume` know T was chosen outside the wizard.
-        const { recordStepOutcome } = await import('../../core/state.js');
-        await recordStepOutcome(runtime.ctx.dir, 'completion-point', {
+        await recordOutcome(runtime, ['completion-point'], {
           status: 'done', message: result.tables.map((p) => `${p.table}: ${p.until}`).join('; '),
           data: { tables: result.tables.map((p) => ({ table: p.table, column: p.column, type: p.type, until: p.until })) },
-        }).catch(() => undefined);
+        });
       }
       printResult(runtime, result, () => formatResult(result));
       throwForBlockedTables(result);

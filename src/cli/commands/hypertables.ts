@@ -54,7 +54,7 @@ changed), a target without TimescaleDB.`)
         ...(flags.orderBy !== undefined ? { orderBy: flags.orderBy } : {}),
         ...(flags.compressAfter !== undefined ? { compressAfter: flags.compressAfter } : {}),
       } : undefined;
-      const runtime = await prepareRuntime(flags);
+      const runtime = await prepareRuntime(flags, { recordsState: true });
       const { runHypertables } = await import('../../steps/hypertables.js');
       const results = await runHypertables({
         tables: tables.map((table) => ({

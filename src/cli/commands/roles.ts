@@ -5,13 +5,14 @@ import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { RolesResult } from '../../steps/roles.js';
 import { describeRoleChanges } from '../../core/role-rewrite.js';
 import { displayIdent } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 
 export function register(program: Command): void {
   withCommonOptions(program.command('roles')
     .description('dump the source\'s roles (pg_dumpall), rewrite them for the target, write roles.sql (mode 0600) and load it'))
     .option('--no-load', 'only write roles.sql; do not load it into the target')
     .action(async (flags: CommonFlags & { load: boolean }) => {
-      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: flags.load });
       const { runRoles } = await import('../../steps/roles.js');
       const result = await runRoles({ load: flags.load }, runtime.ctx);
       if (result.loaded) {
@@ -33,6 +34,6 @@ export function formatRolesResult(result: RolesResult): string {
   if (result.alreadyExisting.length) lines.push(`already on the target: ${names(result.alreadyExisting)}`);
   if (!result.passwordsIncluded) lines.push(`passwords NOT included; set them on the target for: ${names(result.passwordsMissingFor)}`);
   lines.push(...describeRoleChanges(result.changes));
-  lines.push(result.loaded ? 'Loaded into the target.' : `Not loaded (--no-load). Load it with \`migrate roles\`, or with psql -X -v ON_ERROR_STOP=1 -f ${result.file}`);
+  lines.push(result.loaded ? 'Loaded into the target.' : `Not loaded (--no-load). Load it with \`migrate roles\`, or with \`${formatCommandLine(['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', result.file])}\``);
   return lines.join('\n');
 }

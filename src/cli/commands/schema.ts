@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { displayName, displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 import type { SchemaResult } from '../../steps/schema.js';
 import { parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
@@ -25,7 +26,7 @@ column, target not empty without --yes, unwritable --dir).`)
           hint: 'Run `migrate candidates` to list them, then e.g. `migrate schema --table public.metrics:time`.',
         });
       }
-      const runtime = await prepareRuntime(flags, { writesDir: true, yes: flags.yes });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: true, yes: flags.yes });
       const { runSchema } = await import('../../steps/schema.js');
       const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes) }, runtime.ctx);
       // Naming the tables here is the scripted form of the wizard's selection step.
@@ -47,13 +48,8 @@ export function formatResult(result: SchemaResult, given: string[]): string {
         `dump: ${result.dumpFile}`,
       `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
       `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
-  const next = given.map((t) => `--table ${quote(t)}`).join(' ');
-  if (!result.dryRun) lines.push(`Next: migrate hypertables ${next}`);
+  // The given tables in their canonical spelling, shell-quoted: a pasteable next command.
+  const next = given.flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]);
+  if (!result.dryRun) lines.push(`Next: ${formatCommandLine(['migrate', 'hypertables', ...next])}`);
   return lines.join('\n');
-}
-
-/** Re-quote a --table value for a copy-pasteable next command. */
-function quote(value: string): string {
-  const spec = displayTableSpec(parseTableSpec(value));
-  return spec.includes('"') ? `'${spec}'` : spec;
 }

@@ -8,7 +8,8 @@ export function register(program: Command): void {
   withJsonOption(withDirOption(withConnectionOptions(program.command('status')
     .description('where the migration in --dir stands: each step with its state and times, backfill slices, the next command'))))
     .addHelpText('after', '\nReads <dir>/state.json (no lock needed) and, when the target is reachable, the backfill ledger.\n' +
-      'Exit status: 0, also when there is no migration yet (it says how to start one); 1 when the state file is damaged.')
+      'Exit status: 0, also when there is no migration yet (it says how to start one); 2 when the state file is damaged\n' +
+      'or written by a newer migrate.')
     .action(async (flags: ConnectionFlags & DirFlags & JsonFlags) => {
       const runtime = await prepareRuntime(flags);
       const { readState } = await import('../../core/state.js');

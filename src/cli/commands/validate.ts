@@ -1,9 +1,11 @@
 /** `migrate validate`: compare source and target over [from, T); exit 3 when anything differs. */
 import type { Command } from 'commander';
+import path from 'node:path';
 import { DifferencesFoundError, MigrateError } from '../../core/errors.js';
 import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
-import { prepareRuntime, printResult } from '../run.js';
+import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 import type { TableValidation, ValidateResult } from '../../steps/validate.js';
 
@@ -27,7 +29,7 @@ export function register(program: Command): void {
     .option('--repair', 're-backfill the slices that differ, then check them again')
     .action(async (flags: Flags) => {
       let tables = parseTables(flags.table);
-      const runtime = await prepareRuntime(flags, { writesDir: true });
+      const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: !flags.estimate });
       const { ctx } = runtime;
       if (tables.length === 0) {
         // Like backfill: without --table, the tables whose completion points were recorded.
@@ -46,13 +48,12 @@ export function register(program: Command): void {
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
-        const { recordStepOutcome } = await import('../../core/state.js');
         const differing = (result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table);
-        await recordStepOutcome(ctx.dir, 'validate', {
+        await recordOutcome(runtime, ['validate'], {
           status: result.ok ? 'done' : 'failed', startedAt,
           message: result.ok ? 'source and target match below the completion point' : `differences in ${differing.join(', ')}`,
           data: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, rows: t.rows, ok: t.ok })) },
-        }).catch(() => undefined);
+        });
       }
       printResult(runtime, result, () => formatResult(result));
       throwUnlessOk(result, flags);
@@ -120,18 +121,19 @@ function formatDifferences(tables: TableValidation[]): string {
 function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   if (result.ok) return;
   // The same tables and bounds, so the suggested command checks exactly what this run checked.
-  const tables = [...(flags.table ?? []).map((t) => `--table ${quoteArg(displayTableSpec(parseTableSpec(t)))}`),
-    ...(flags.until ?? []).map((v) => `--until ${quoteArg(v)}`), ...(flags.from ?? []).map((v) => `--from ${quoteArg(v)}`),
-    ...(flags.timezone ? [`--timezone ${quoteArg(flags.timezone)}`] : [])].join(' ');
+  const args = [...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
+    ...(flags.until ?? []).flatMap((v) => ['--until', v]), ...(flags.from ?? []).flatMap((v) => ['--from', v]),
+    ...(flags.timezone ? ['--timezone', flags.timezone] : []), ...dirArgs(flags.dir)];
+  const command = (name: 'validate' | 'backfill', ...extra: string[]): string => formatCommandLine(['migrate', name, ...args, ...extra]);
   if (result.mode === 'estimate') {
     const unusable = (result.estimates ?? []).filter((e) => e.status === 'unusable');
     if (unusable.length > 0 && unusable.length === (result.estimates ?? []).length) {
       throw new MigrateError(`Row estimates cannot be compared for ${unusable.map((e) => e.table).join(', ')}: ${unusable[0]?.note}.`, {
-        hint: `Run \`migrate validate ${tables}\` without --estimate: exact counts and checksums work on compressed chunks.`,
+        hint: `Run \`${command('validate')}\` without --estimate: exact counts and checksums work on compressed chunks.`,
       });
     }
     throw new DifferencesFoundError('Row estimates differ between source and target (or could not be compared).', {
-      hint: `Run \`migrate validate ${tables}\` for exact counts and checksums per slice.`,
+      hint: `Run \`${command('validate')}\` for exact counts and checksums per slice.`,
     });
   }
   const differing = (result.repair && !result.repair.dryRun ? result.repair.after : result.tables).filter((t) => !t.ok);
@@ -140,11 +142,12 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
     `${result.repair && !result.repair.dryRun ? ' even after the repair' : ''}.`, {
     hint: result.repair && !result.repair.dryRun
       ? 'Rows may still be arriving below T (late or dual-written rows): check the application, then run ' +
-        `\`migrate validate ${tables} --repair\` again.`
-      : `Run \`migrate validate ${tables} --repair\` to re-backfill just those slices, or \`migrate backfill ${tables} --redo\`.`,
+        `\`${command('validate', '--repair')}\` again.`
+      : `Run \`${command('validate', '--repair')}\` to re-backfill just those slices, or \`${command('backfill', '--redo')}\`.`,
   });
 }
 
-function quoteArg(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+/** `--dir DIR` unless it is the default, so the suggested command works on the same migration. */
+function dirArgs(dir: string | undefined): string[] {
+  return dir === undefined || path.resolve(dir) === path.resolve('./migration') ? [] : ['--dir', dir];
 }

@@ -38,7 +38,7 @@ export async function incomingAnswers(flags: WizardFlags): Promise<Plan> {
 /** Run the flow for `wizard`, `resume` or the demo, with the terminal's prompts and renderer. */
 export async function runWizardCommand(flags: WizardFlags, command: 'wizard' | 'resume',
   extra: { runtime?: CommandRuntime; incoming?: Plan; afterStep?: FlowOptions['afterStep'] } = {}): Promise<FlowResult> {
-  const runtime = extra.runtime ?? await prepareRuntime(flags, { writesDir: true, yes: flags.yes });
+  const runtime = extra.runtime ?? await prepareRuntime(flags, { writesDir: true, recordsState: true, yes: flags.yes });
   const { runFlow } = await import('../../wizard/flow.js');
   const { createPrompts } = await import('../../wizard/prompts.js');
   const incoming = extra.incoming ?? await incomingAnswers(flags);

@@ -195,9 +195,11 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   ctx.emit({ type: 'phase', id: 'backfill', message: `Backfilling with ${workers} worker${workers === 1 ? '' : 's'}` });
   progress.start();
   watchdog.start();
+  // Each worker gets its own signal (following the shared one): 16 workers' pipeline and sleep listeners
+  // on one signal would pass Node's limit of 10 and print a MaxListenersExceededWarning.
   const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
-    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal, progress, emit: ctx.emit, by, failures,
-      activityFor: (index) => activities[index] as WorkerActivity }, i)
+    runWorker({ source: ctx.source, target: ctx.target, tables: work, signal: AbortSignal.any([signal]), progress, emit: ctx.emit, by,
+      failures, activityFor: (index) => activities[index] as WorkerActivity }, i)
       .catch((error: unknown) => { stop.abort(); throw error; })));
   watchdog.stop();
   progress.stop();
@@ -205,7 +207,9 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   const done = [...counters.values()].reduce((n, c) => n + c.slicesDone, 0);
   const total = [...counters.values()].reduce((n, c) => n + c.slicesTotal, 0);
   if (failure) {
-    ctx.emit({ type: 'done', id: 'backfill', message: `Backfill failed (${done} of ${total} slices done)`, ok: false });
+    ctx.emit({ type: 'done', id: 'backfill', ok: false, message: done === total
+      ? `Every slice is done (${done} of ${total}), but a backfill worker failed after the last one (see the error below)`
+      : `Backfill failed (${done} of ${total} slices done)` });
     throw failure.reason instanceof MigrateError ? failure.reason : new MigrateError(String(failure.reason), { cause: failure.reason });
   }
   if (ctx.signal.aborted) {
