@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 import { redact } from './connection.js';
-import { MigrateError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { acquireLock, type Lock } from './state-lock.js';
 import { formatIssues, planSchema, type Plan } from './plan.js';
