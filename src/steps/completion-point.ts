@@ -208,7 +208,7 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
 }
 
 /** Check an interval flag in PostgreSQL (`10m`, `5 minutes`, `1h30m`); it must not be negative. */
-async function readInterval(client: Client, raw: string, flag: string): Promise<string> {
+export async function readInterval(client: Client, raw: string, flag: string): Promise<string> {
   try {
     const { rows } = await client.query<{ v: string; ok: boolean }>(
       `SELECT $1::interval::text AS v, $1::interval >= interval '0' AS ok`, [raw]);

@@ -68,7 +68,7 @@ export interface ChecksumQuery {
 }
 
 /** One row's hash input: the shared columns, cast on the target where the types differ. */
-function rowHashInput(q: Pick<ChecksumQuery, 'columns' | 'side'>): string {
+export function rowHashInput(q: Pick<ChecksumQuery, 'columns' | 'side'>): string {
   const values = q.columns.names.map((name) => {
     const cast = q.side === 'target' ? q.columns.casts.get(name) : undefined;
     return cast ? `${quoteIdent(name)}::${cast}` : quoteIdent(name);

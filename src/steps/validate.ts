@@ -15,6 +15,8 @@ import { displayName, type TableSpec } from '../core/identifiers.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { lowestValue } from './backfill/axis.js';
 import { guardCompletionPoints } from './completion-point-guard.js';
+import { DEFAULT_LATENESS, readInterval } from './completion-point.js';
+import { compareWindow, type WindowValidation } from './validate-window.js';
 import {
   EMPTY_SLICE, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
@@ -31,6 +33,8 @@ export interface ValidateInput {
   timezone?: string;
   estimate?: boolean;
   repair?: boolean;
+  /** Rows this recent (before and after now) may still be in flight: left out of the dual-write window. */
+  lateness?: string;
 }
 
 export interface SliceDifference {
@@ -57,6 +61,8 @@ export interface TableValidation {
   columns: string[];
   warnings: string[];
   differences: SliceDifference[];
+  /** Rows at or after T (validate-window.ts); absent when it could not be placed (see warnings). */
+  window?: WindowValidation;
   ok: boolean;
 }
 
@@ -69,7 +75,16 @@ export interface ValidateResult {
   repair?: { ranges: { table: string; start: string; end: string }[]; dryRun: boolean; after: TableValidation[] };
 }
 
-interface Prepared { pair: TimeTablePair; from: string; until: string; edges: SliceEdges; columns: HashColumns }
+interface Prepared {
+  pair: TimeTablePair;
+  from: string;
+  until: string;
+  edges: SliceEdges;
+  columns: HashColumns;
+  dualWritesFrom?: string;
+  lateness: string;
+  timezone?: string | undefined;
+}
 
 export async function runValidate(input: ValidateInput, ctx: StepContext): Promise<ValidateResult> {
   if (input.tables.length === 0) {
@@ -116,7 +131,10 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
     const from = froms.get(pair.key)?.from ?? lowestValue(pair.type);
     await checkRange(source, pair, from, until);
     const columns = hashColumns(pair.source.columns, pair.target.columns);
-    prepared.push({ pair, from, until, columns, edges: await sliceEdges(source, target, pair, from, until) });
+    const dualWritesFrom = guard.starts.get(pair.key)?.earliest;
+    prepared.push({ pair, from, until, columns, edges: await sliceEdges(source, target, pair, from, until),
+      lateness: await readInterval(target, input.lateness ?? DEFAULT_LATENESS, '--lateness'), timezone: input.timezone,
+      ...(dualWritesFrom ? { dualWritesFrom } : {}) });
   }
   return prepared;
 }
@@ -170,12 +188,16 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
       kind: t.rows < s.rows ? 'missing-rows' : t.rows > s.rows ? 'extra-rows' : 'changed-rows' });
   }
   const warnings: string[] = [];
+  const { window, skipped } = await compareWindow(source, target, { pair, until: p.until, columns: p.columns, lateness: p.lateness,
+    timezone: p.timezone, dualWritesFrom: p.dualWritesFrom });
+  if (skipped) warnings.push(`the dual-write window (rows at or after T) was not compared: ${skipped}`);
   if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
   if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
   for (const [name, type] of p.columns.casts) warnings.push(`${name} differs in type; the target's values are cast to ${type}`);
   return {
     table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
-    slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ok: differences.length === 0,
+    slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ...(window ? { window } : {}),
+    ok: differences.length === 0 && (window?.differences.length ?? 0) === 0,
   };
 }
 

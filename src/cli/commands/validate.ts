@@ -16,6 +16,7 @@ interface Flags extends CommonFlags {
   timezone?: string;
   estimate?: boolean;
   repair?: boolean;
+  lateness?: string;
 }
 
 export function register(program: Command): void {
@@ -27,6 +28,8 @@ export function register(program: Command): void {
     .option('--timezone <zone>', 'zone of --until/--from values written without an offset (e.g. Europe/Berlin)')
     .option('--estimate', 'fast and approximate: ANALYZE and compare row estimates (whole tables, no checksums)')
     .option('--repair', 're-backfill the slices that differ, then check them again')
+    .option('--lateness <interval>', 'rows this close to now (either side) may be in flight: left out of the dual-write window ' +
+      '(default 10 minutes)')
     .action(async (flags: Flags) => {
       let tables = parseTables(flags.table);
       const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: !flags.estimate });
@@ -45,6 +48,7 @@ export function register(program: Command): void {
         ...(flags.timezone !== undefined ? { timezone: flags.timezone } : {}),
         ...(flags.estimate ? { estimate: true } : {}),
         ...(flags.repair ? { repair: true } : {}),
+        ...(flags.lateness !== undefined ? { lateness: flags.lateness } : {}),
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
@@ -75,8 +79,9 @@ function formatResult(result: ValidateResult): string {
     ].join('\n');
   }
   const lines = [formatSummary(result.tables)];
-  const differing = result.tables.filter((t) => !t.ok);
+  const differing = result.tables.filter((t) => t.differences.length > 0);
   if (differing.length > 0) lines.push('', 'Slices that differ:', formatDifferences(differing));
+  lines.push(...formatWindows(result.tables));
   for (const t of result.tables) for (const w of t.warnings) lines.push(`warning: ${t.table}: ${w}`);
   if (result.repair) {
     lines.push('', result.repair.dryRun
@@ -88,7 +93,7 @@ function formatResult(result: ValidateResult): string {
       if (still.length > 0) lines.push('', 'Still differing:', formatDifferences(still));
     }
   }
-  if (result.ok) lines.push('', 'Source and target match below the completion point.');
+  if (result.ok) lines.push('', 'Source and target match below the completion point and in the dual-write window.');
   return lines.join('\n');
 }
 
@@ -102,6 +107,31 @@ function formatSummary(tables: TableValidation[]): string {
     { header: 'target rows', value: (t) => n(t.rows.target), align: 'right' },
     { header: 'result', value: (t) => (t.ok ? 'match' : `${t.differences.length} slice(s) differ`) },
   ]);
+}
+
+/** Rows at or after T: compared ranges, and for each differing slice the rows found on one side only. */
+function formatWindows(tables: TableValidation[]): string[] {
+  const n = (v: number): string => v.toLocaleString('en-US');
+  const lines: string[] = [];
+  for (const t of tables) {
+    const w = t.window;
+    if (!w) continue;
+    lines.push('', `${t.table}: dual-write window [${w.from}, ${w.until}) and [${w.futureFrom}, +infinity): ${n(w.rows.source)} source ` +
+      `rows, ${n(w.rows.target)} target rows, ${w.differences.length === 0 ? 'match' : `${w.differences.length} of ${w.slices} slice(s) differ`}.`);
+    for (const d of w.differences) {
+      lines.push(`  [${d.start}, ${d.end}): source ${n(d.source.rows)} rows, target ${n(d.target.rows)} rows`);
+      const show = (label: string, samples: typeof d.onlyOnSource): void => {
+        for (const r of samples) {
+          const key = r.key ? ` ${Object.entries(r.key).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join(', ')}` : '';
+          lines.push(`    only on the ${label}: ${t.column}=${r.time}${key}`);
+        }
+      };
+      show('source', d.onlyOnSource);
+      show('target', d.onlyOnTarget);
+      if (d.notListed) lines.push('    (too many rows to list)');
+    }
+  }
+  return lines;
 }
 
 function formatDifferences(tables: TableValidation[]): string {
@@ -138,6 +168,16 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   }
   const differing = (result.repair && !result.repair.dryRun ? result.repair.after : result.tables).filter((t) => !t.ok);
   const slices = differing.reduce((sum, t) => sum + t.differences.length, 0);
+  const inWindow = differing.filter((t) => (t.window?.differences.length ?? 0) > 0);
+  if (slices === 0 && inWindow.length > 0) {
+    // Nothing below T to re-copy: these rows were to come by dual-writes, and did not.
+    throw new DifferencesFoundError(`Rows at or after the completion point differ in ${inWindow.map((t) => t.table).join(', ')}: ` +
+      'dual-writes missed them (or wrote them differently), and no backfill of [start, T) brings them.', {
+      hint: 'Fix the application\'s dual-writes, then copy the listed rows by hand — or record a later completion point past them ' +
+        `(\`${formatCommandLine(['migrate', 'completion-point', ...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
+          ...dirArgs(flags.dir)])}\` suggests one) and backfill again with --redo.`,
+    });
+  }
   throw new DifferencesFoundError(`${slices} slice(s) of ${differing.map((t) => t.table).join(', ')} differ between source and target` +
     `${result.repair && !result.repair.dryRun ? ' even after the repair' : ''}.`, {
     hint: result.repair && !result.repair.dryRun
