@@ -28,6 +28,8 @@ const recordedPointSchema = z.object({
   until: z.string().min(1),
   /** min(time) on the target when T was checked: where dual-writes began (completion-point-guard.ts). */
   dualWritesFrom: z.string().min(1).optional(),
+  /** The zone a zone-less column's values are in (--timezone when T was recorded). */
+  timezone: z.string().min(1).optional(),
   recordedAt: z.string(),
 });
 const fileSchema = z.object({

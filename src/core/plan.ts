@@ -111,6 +111,8 @@ export const planSchema = z.strictObject({
     slice: z.string().min(1).optional(),
     /** Start of the backfill range (default -infinity). */
     from: z.string().min(1).optional(),
+    /** Also copy source rows at +infinity (backfill --include-infinity; default false: such rows stop the backfill). */
+    includeInfinity: z.boolean().optional(),
   }).optional(),
   validate: z.strictObject({
     /** Skip validation (default false). */

@@ -35,8 +35,11 @@ export interface GuardedTable {
 export interface DualWriteStart {
   /** min(time) on the target when it was first observed, as PostgreSQL text. */
   earliest: string;
-  /** Where the value came from: the ledger, the local file, or read from the table just now. */
-  origin: 'ledger' | 'file' | 'observed';
+  /**
+   * Where the value came from: the ledger, the local file, read from the table just now, or — for a
+   * ledger an older migrate left, with a plan but no record — that plan's completion point.
+   */
+  origin: 'ledger' | 'file' | 'observed' | 'plan';
 }
 
 export interface GuardOptions {
@@ -61,6 +64,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
   const warnings: string[] = [];
   const starts = new Map<string, DualWriteStart>();
   const nowEpoch = await epochSecondsNow(target);
+  const recorded = await readCompletionPoints(options.dir);
   for (const table of tables) {
     const start = await dualWriteStart(target, table, options.dir);
     if (start === undefined) {
@@ -70,10 +74,16 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
     }
     starts.set(table.key, start);
     const unit = isIntegerTimeType(table.type) ? detectEpochUnit([start.earliest], nowEpoch) : undefined;
+    // The zone T was recorded in, when this run was not given one (a wizard's plan, a later command).
+    const point = recordedPointFor(recorded, table.table);
+    const timezone = options.timezone ?? (point?.column === table.column ? point.timezone : undefined);
+    const { rows: [newest] } = await target.query<{ v: string | null }>(
+      `SELECT max(${quoteIdent(table.column)})::text AS v FROM ${quoteQualified(table.table)}`);
     const check = await checkUntil(target, {
-      type: table.type, until: table.until, earliest: start.earliest,
+      type: table.type, until: table.until, earliest: start.earliest, earliestIsPoint: start.origin === 'plan',
+      latest: newest?.v ?? null, zoneKnown: timezone !== undefined,
       margin: options.margin ?? GUARD_MARGIN, lateness: options.lateness ?? GUARD_LATENESS,
-      ...(options.timezone ? { timezone: options.timezone } : {}), ...(unit ? { unit } : {}),
+      ...(timezone ? { timezone } : {}), ...(unit ? { unit } : {}),
     });
     problems.push(...check.problems.map((p) => `${table.key}: ${p}`));
     warnings.push(...check.warnings.map((w) => `${table.key}: ${w}`));
@@ -99,10 +109,24 @@ export async function dualWriteStart(target: Client, table: GuardedTable, dir: s
   if (point?.dualWritesFrom !== undefined && point.column === table.column && point.type === table.type) {
     return { earliest: point.dualWritesFrom, origin: 'file' };
   }
+  // A plan without a record (an older ledger): its backfill has lowered min(time), so the table
+  // says nothing; the T that plan was made for is the one bound left.
+  const planned = await planFor(target, table);
+  if (planned !== undefined) return { earliest: planned, origin: 'plan' };
   const { rows } = await target.query<{ v: string | null }>(
     `SELECT min(${quoteIdent(table.column)})::text AS v FROM ${quoteQualified(table.table)}`);
   const observed = rows[0]?.v ?? null;
   return observed === null ? undefined : { earliest: observed, origin: 'observed' };
+}
+
+async function planFor(target: Client, table: GuardedTable): Promise<string | undefined> {
+  const { rows: [exists] } = await target.query<{ t: string | null }>("SELECT to_regclass('_migrate.backfill_plan')::text AS t");
+  if (exists?.t == null) return undefined;
+  const { rows } = await target.query<{ until: string; column: string; type: string }>(
+    `SELECT until_value AS until, time_column AS column, time_type AS type FROM _migrate.backfill_plan
+      WHERE schema_name = $1 AND table_name = $2`, [table.table.schema, table.table.table]);
+  const row = rows[0];
+  return row && row.column === table.column && row.type === table.type ? row.until : undefined;
 }
 
 async function ledgerStart(target: Client, table: GuardedTable): Promise<string | undefined> {

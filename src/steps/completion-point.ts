@@ -18,6 +18,7 @@ import { formatCommandLine } from '../core/shell.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart } from './completion-point-guard.js';
 import { countEdgeRows, rowCount } from './time-edge-rows.js';
+import { acquireAdvisoryLock } from './backfill/advisory-lock.js';
 import { PLAN_LOCK, ensureLedger } from './backfill/ledger.js';
 import { consistencyRange, detectEpochUnit, epochSecondsNow, type EpochUnit, type RangeFacts } from './completion-point-range.js';
 
@@ -193,7 +194,7 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
     point.status = 'recorded';
   }
   const records = guarded.map((g) => ({ schema: g.table.schema, table: g.table.table, column: g.column, type: g.type,
-    until: g.until, dualWritesFrom: starts.get(g.key)?.earliest as string }));
+    until: g.until, ...(starts.get(g.key)?.origin === 'plan' ? {} : { dualWritesFrom: starts.get(g.key)?.earliest as string }), ...(options.timezone ? { timezone: options.timezone } : {}) }));
   if (ctx.dryRun) {
     ctx.emit({ type: 'info', message: `Would record in ${completionPointsPath(ctx.dir)}:`,
       detail: records.map((r, i) => `${pairs[i]?.key}: ${r.until}`) });
@@ -201,9 +202,13 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
   }
   await recordCompletionPoints(ctx.dir, records);
   await withTransaction(target, async () => {
-    await target.query(`SELECT pg_advisory_xact_lock(${PLAN_LOCK})`);
+    await acquireAdvisoryLock(target, { key: PLAN_LOCK, mode: 'xact', what: 'the backfill ledger (another process is planning)',
+      emit: ctx.emit, signal: ctx.signal });
     await ensureLedger(target);
-    for (const g of guarded) await recordDualWriteStart(target, g, starts.get(g.key)?.earliest as string);
+    for (const g of guarded) {
+      const start = starts.get(g.key);
+      if (start && start.origin !== 'plan') await recordDualWriteStart(target, g, start.earliest);
+    }
   });
 }
 

@@ -75,6 +75,8 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
     })),
     workers,
     ...(ctx.answers.backfill?.slice ? { slice: ctx.answers.backfill.slice } : {}),
+    ...(ctx.answers.backfill?.includeInfinity ? { includeInfinity: true } : {}),
+    ...(ctx.answers.completionPoint?.timezone ? { timezone: ctx.answers.completionPoint.timezone } : {}),
   }, ctx.step);
   const seconds = Math.round((Date.now() - started) / 1000);
   if (!result.complete) {

@@ -32,7 +32,10 @@ export async function validateStep(ctx: WizardContext): Promise<StepResult> {
   if (skip) return { status: 'skipped', message: 'skipped on request (run `migrate validate` later)' };
   const { runValidate } = await import('../steps/validate.js');
   const from = ctx.answers.backfill?.from;
-  const result = await runValidate({ tables: tables.map(tableSpecOf), ...(from ? { from: [from] } : {}) }, ctx.step);
+  const timezone = ctx.answers.completionPoint?.timezone;
+  const lateness = ctx.answers.completionPoint?.lateness;
+  const result = await runValidate({ tables: tables.map(tableSpecOf), ...(from ? { from: [from] } : {}),
+    ...(timezone ? { timezone } : {}), ...(lateness ? { lateness } : {}) }, ctx.step);
   ctx.say(formatValidation(result));
   const differing = result.tables.filter((t) => !t.ok);
   if (!result.ok) {

@@ -35,7 +35,7 @@ beforeAll(async () => {
   dbs = await createDatabases('sliceflag');
   dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-sliceflag-'));
   await sql(dbs.source, `${DDL}; ${ROWS('true')}`);
-  await sql(dbs.target, `${DDL}; ${ROWS("t >= '2024-01-02 00:00:00+00'")}`);
+  await sql(dbs.target, `${DDL}; ${ROWS("t >= '2024-01-01 23:00:00+00'")}`);
 });
 
 afterAll(async () => {

@@ -117,9 +117,9 @@ const WIDE_ROWS = `INSERT INTO public.wide (time, t, vc, ch, j, js, arr, iarr, b
    ARRAY['{', '}', ',', ' '], ARRAY[2147483647], decode(repeat('ab', 5000), 'hex'), -1e-30, 9999999.999, 1.7976931348623157e308, 3.4e38,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`;
 
-// A row at T on both sides: what dual-writes put there (the backfill refuses a target that has none).
-const DUAL_WRITTEN_WIDE = `INSERT INTO public.wide (time, id, t) OVERRIDING SYSTEM VALUE VALUES ('2024-01-05 00:00:00+00', 99999, 'dual-written');`;
-const DUAL_WRITTEN_MIXED = `INSERT INTO public.mixed (time, val, name, mood) VALUES ('2024-02-01 00:00:00+00', 7, 'dual-written', 'sad');`;
+// A row an hour before T on both sides: what dual-writes put there (the backfill refuses a target that has none).
+const DUAL_WRITTEN_WIDE = `INSERT INTO public.wide (time, id, t) OVERRIDING SYSTEM VALUE VALUES ('2024-01-04 23:00:00+00', 99999, 'dual-written');`;
+const DUAL_WRITTEN_MIXED = `INSERT INTO public.mixed (time, val, name, mood) VALUES ('2024-01-31 23:00:00+00', 7, 'dual-written', 'sad');`;
 
 describe('values survive the copy', () => {
   it('binary path: every built-in type, NULLs and awkward text, identity (ALWAYS) values kept, generated column recomputed', async () => {
@@ -131,7 +131,7 @@ describe('values survive the copy', () => {
     const result = await runBackfill({ tables: [{ table: { schema: 'public', table: 'wide' }, until: '2024-01-05 00:00:00+00' }],
       slice: '1 hour' }, ctx);
     expect(result.tables[0]?.format).toBe('binary');
-    expect(result.tables[0]?.rowsCopied).toBe(5004);
+    expect(result.tables[0]?.rowsCopied).toBe(5005);
     expect(await fingerprint(dbs.target, 'public.wide')).toEqual(await fingerprint(dbs.source, 'public.wide'));
     expect((await fingerprint(dbs.target, 'public.wide')).count).toBe(5005);
   });
@@ -153,7 +153,7 @@ describe('values survive the copy', () => {
     const ctx = contextFor();
     const result = await runBackfill({ tables: [{ table: { schema: 'public', table: 'mixed' }, until: '2024-02-01 00:00:00+00' }] }, ctx);
     expect(result.tables[0]?.format).toBe('text');
-    expect(result.tables[0]?.rowsCopied).toBe(3004);
+    expect(result.tables[0]?.rowsCopied).toBe(3005);
     const info = ctx.events.find((e) => e.type === 'info' && /text format/.test(e.message));
     expect(info && 'detail' in info ? info.detail : []).toEqual(['name: text → character varying(50)', 'mood: text → mood', 'val: integer → bigint']);
     expect(ctx.events.some((e) => e.type === 'warn' && /source_only/.test(e.message))).toBe(true);

@@ -126,3 +126,23 @@ describe('backfill --until checks T like completion-point does', () => {
     expect(await targetRows()).toBe(0);
   });
 });
+
+describe('a timestamp column whose values are wall-clock time in another zone', () => {
+  it('the zone T was recorded with is used by the later backfill, which then does not call T "in the future"', async () => {
+    await sql(dbs.source, `DROP TABLE IF EXISTS public.local_readings;
+      CREATE TABLE public.local_readings (time timestamp NOT NULL, n int NOT NULL);
+      INSERT INTO public.local_readings SELECT (now() AT TIME ZONE 'Asia/Tokyo') - i * interval '1 minute', i FROM generate_series(1, 600) i;`);
+    await sql(dbs.target, `DROP TABLE IF EXISTS public.local_readings;
+      CREATE TABLE public.local_readings (time timestamp NOT NULL, n int NOT NULL);`);
+    const rows = await sql<{ t: string; n: number }>(dbs.source, 'SELECT time::text AS t, n FROM public.local_readings WHERE n <= 300');
+    for (const row of rows) await sql(dbs.target, 'INSERT INTO public.local_readings VALUES ($1, $2)', [row.t, row.n]);
+    // T: an hour ago in Tokyo, which is hours ahead of UTC.
+    const [t] = await sql<{ v: string }>(dbs.source,
+      "SELECT to_char(date_trunc('minute', (now() AT TIME ZONE 'Asia/Tokyo') - interval '1 hour'), 'YYYY-MM-DD HH24:MI:SS') AS v");
+    const point = await cli(['completion-point', '--table', 'local_readings:time', '--until', t?.v as string, '--timezone', 'Asia/Tokyo']);
+    expect(point.code, output(point)).toBe(0);
+    const backfill = await cli(['backfill', '--table', 'local_readings:time']);
+    expect(backfill.code, output(backfill)).toBe(0);
+    expect(await fingerprint(dbs.target, 'public.local_readings')).toEqual(await fingerprint(dbs.source, 'public.local_readings'));
+  });
+});

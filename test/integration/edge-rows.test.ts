@@ -25,13 +25,13 @@ function cli(args: string[]): Promise<CliResult> {
   return runCli([...args, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
 }
 
-/** The same table on both sides; the target holds the dual-written rows (time >= T). */
+/** The same table on both sides; the target holds the dual-written rows (from an hour before T on). */
 async function createPair(table: string, options: { nullable?: boolean; hypertable?: boolean; extra?: string } = {}): Promise<void> {
   const ddl = `CREATE TABLE public.${table} (time timestamptz${options.nullable ? '' : ' NOT NULL'}, n int NOT NULL);
     CREATE INDEX ON public.${table} (time)`;
   await sql(dbs.source, `${ddl}; INSERT INTO public.${table} ${ROWS}; ${options.extra ?? ''}`);
   await sql(dbs.target, `${options.hypertable ? 'CREATE EXTENSION IF NOT EXISTS timescaledb;' : ''} ${ddl}; ${options.hypertable ? `SELECT create_hypertable('public.${table}', by_range('time', interval '1 day'));` : ''}
-    INSERT INTO public.${table} SELECT * FROM (${ROWS}) r WHERE r.time >= '${T}';`);
+    INSERT INTO public.${table} SELECT * FROM (${ROWS}) r WHERE r.time >= timestamptz '${T}' - interval '1 hour';`);
 }
 
 async function count(url: string, table: string, where = 'true'): Promise<number> {
@@ -63,7 +63,7 @@ describe('NULL times', () => {
 
   it('validate counts the NULL-time rows the target lacks as a difference (exit 3), not a match', async () => {
     // Rows below T copied by hand: [from, T) matches, but the NULL-time rows are missing on the target.
-    await sql(dbs.target, `INSERT INTO public.with_nulls SELECT * FROM (${ROWS}) r WHERE r.time < '${T}'`);
+    await sql(dbs.target, `INSERT INTO public.with_nulls SELECT * FROM (${ROWS}) r WHERE r.time < timestamptz '${T}' - interval '1 hour'`);
     const r = await cli(['validate', '--table', 'with_nulls:time', '--until', T]);
     expect(r.code, output(r)).toBe(3);
     expect(r.stdout).toMatch(/public\.with_nulls\s+time IS NULL\s+3\s+0/);
@@ -79,7 +79,7 @@ describe('+infinity times', () => {
     expect(refused.code, output(refused)).toBe(2);
     expect(refused.stderr).toContain('public.forever: 2 rows with time = +infinity');
     expect(refused.stderr).toContain('--include-infinity');
-    expect(await count(dbs.target, 'forever')).toBe(145);
+    expect(await count(dbs.target, 'forever')).toBe(151);
 
     const copied = await cli(['backfill', '--table', 'forever:time', '--until', T, '--include-infinity']);
     expect(copied.code, output(copied)).toBe(0);

@@ -77,7 +77,7 @@ describe('a ledger left by an older migrate (no _migrate.completion_point), half
     // Today: accepted (the guard reads min(time) on the target, which the old backfill lowered to
     // 2024-01-01), exit 0, and the 72 rows in [2024-01-02 12:00, 2024-01-03) are on the source only.
     expect(redo.code, output(redo)).toBe(2);
-    expect(redo.stderr).toContain('before the first dual-written row');
+    expect(redo.stderr).toContain('is before the completion point this table was backfilled to (2024-01-03 06:00:00+00)');
   });
 });
 

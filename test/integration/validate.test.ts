@@ -87,7 +87,7 @@ describe('plain PostgreSQL tables', () => {
       rows: { source: 3 * 144, target: 3 * 144 }, differences: [], ok: true });
     expect(json.tables[0].columns).toEqual(['amount', 'day', 'device', 'note', 'raw', 'span', 'tags', 'time', 'value']);
     const text = await validate(['--table', 'metrics', '--until', T]);
-    expect(text.stdout).toContain('Source and target match below the completion point.');
+    expect(text.stdout).toContain('Source and target match below the completion point and in the dual-write window.');
   });
 
   it('finds one changed value in one row (same count): exit 3 and the slice reported', async () => {
@@ -138,11 +138,12 @@ describe('plain PostgreSQL tables', () => {
     expect(result(r).tables[0].differences[0]).toMatchObject({ kind: 'extra-rows', source: { rows: 432 }, target: { rows: 433 } });
   });
 
-  it('leaves rows at or after T alone (they are dual-written), and honours --from', async () => {
+  it('compares rows at or after T too (the dual-write window), and honours --from for the slices', async () => {
     await sql(dbs.target, `DELETE FROM metrics WHERE time >= '${T}'; DELETE FROM metrics WHERE time < '2024-01-02'`);
     const r = await validate(['--table', 'metrics', '--until', T, '--from', '2024-01-02T00:00:00Z', '--json']);
-    expect(r.code, output(r)).toBe(0);
-    expect(result(r).tables[0]).toMatchObject({ from: '2024-01-02 00:00:00+00', rows: { source: 288, target: 288 } });
+    expect(r.code, output(r)).toBe(3);
+    expect(result(r).tables[0]).toMatchObject({ from: '2024-01-02 00:00:00+00', rows: { source: 288, target: 288 }, differences: [] });
+    expect(result(r).tables[0].window.rows).toEqual({ source: 144, target: 0 });
     const all = await validate(['--table', 'metrics', '--until', T]);
     expect(all.code, output(all)).toBe(3);
   });
@@ -172,10 +173,13 @@ describe('plain PostgreSQL tables', () => {
     const changed = await validate(args);
     expect(changed.code, output(changed)).toBe(3);
     expect(result(changed).tables[0].differences[0].kind).toBe('changed-rows');
-    // A row past T differing does not count.
+    // A row past T differing is a difference in the dual-write window (epoch milliseconds, read from the values).
     await sql(dbs.target, `UPDATE events SET kind = 'k2' WHERE ts = 1700000000000 + 5 * 60000;
       UPDATE events SET kind = 'late' WHERE ts = 1700000000000 + 950 * 60000`);
-    expect((await validate(args)).code).toBe(0);
+    const late = await validate(args);
+    expect(late.code, output(late)).toBe(3);
+    expect(result(late).tables[0].differences).toEqual([]);
+    expect(result(late).tables[0].window.differences).toHaveLength(1);
     const timestamp = await validate(['--table', 'events:ts', '--until', T]);
     expect(timestamp.code, output(timestamp)).toBe(2);
     expect(timestamp.stderr).toContain('does not fit a bigint column');

@@ -169,6 +169,17 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   const differing = (result.repair && !result.repair.dryRun ? result.repair.after : result.tables).filter((t) => !t.ok);
   const slices = differing.reduce((sum, t) => sum + t.differences.length, 0);
   const inWindow = differing.filter((t) => (t.window?.differences.length ?? 0) > 0);
+  const edges = differing.flatMap((t) => t.differences.filter((d) => d.edge !== undefined));
+  if (slices > 0 && edges.length === slices && inWindow.length === 0) {
+    // Only rows no slice holds differ: re-copying slices cannot help.
+    throw new DifferencesFoundError(`Rows that no slice holds differ in ${differing.map((t) => t.table).join(', ')}: ` +
+      `${edges.map((d) => (d.edge === 'null' ? 'rows with a NULL time' : 'rows at +infinity')).join(', ')}.`, {
+      hint: edges.some((d) => d.edge === 'null')
+        ? 'Give the NULL-time rows a time on the source (or delete them), then backfill again; ' +
+          `copy +infinity rows with \`${command('backfill', '--include-infinity')}\`.`
+        : `Copy them with \`${command('backfill', '--include-infinity')}\`.`,
+    });
+  }
   if (slices === 0 && inWindow.length > 0) {
     // Nothing below T to re-copy: these rows were to come by dual-writes, and did not.
     throw new DifferencesFoundError(`Rows at or after the completion point differ in ${inWindow.map((t) => t.table).join(', ')}: ` +

@@ -20,6 +20,7 @@ import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, p
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
+import { acquireAdvisoryLock } from './advisory-lock.js';
 import { endSession } from './session.js';
 import { Watchdog, type WorkerActivity } from './watchdog.js';
 import { discard, openSession, runWorker, type TableWork } from './worker.js';
@@ -129,7 +130,8 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   let refreshed: string[] = [];
   let used = 0;
   // Joining the running backfills before pausing: whoever leaves last restores the policies.
-  await target.query(`SELECT pg_advisory_lock_shared(${RUN_LOCK})`);
+  await acquireAdvisoryLock(target, { key: RUN_LOCK, mode: 'shared', what: 'the backfill run lock (migrate clean holds it)',
+    emit: ctx.emit, signal: ctx.signal });
   try {
     if (pendingSlices === 0) {
       ctx.emit({ type: 'info', message: 'Every slice is done already; nothing to copy (use --redo to copy again).' });

@@ -8,10 +8,11 @@ import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/cata
 import type { Emit } from '../../core/context.js';
 import { withTransaction, type Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
-import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
+import { displayIdent, displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
 import { castParam, shortTypeName, type TimeType } from '../../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart, type DualWriteStart } from '../completion-point-guard.js';
 import { countEdgeRows, rowCount, type EdgeRows } from '../time-edge-rows.js';
+import { acquireAdvisoryLock } from './advisory-lock.js';
 import { isInfinite } from './axis.js';
 import { matchColumns, type CopyColumns } from './columns.js';
 import { PLAN_LOCK, addInfinitySlice, ensureLedger, readPlan, reopenRange, writePlan, type LedgerPlan } from './ledger.js';
@@ -106,7 +107,7 @@ export async function prepareTables(source: Client, target: Client, inputs: Back
  */
 function edgeProblems(table: PreparedTable, edges: EdgeRows, includeInfinity: boolean): string[] {
   const problems: string[] = [];
-  const col = table.column;
+  const col = displayIdent(table.column);
   if (edges.nulls > 0) {
     problems.push(`${table.key}: ${rowCount(edges.nulls)} with ${col} IS NULL. No time range holds them (and a hypertable's ` +
       `time column is NOT NULL), so the backfill would leave them behind. Give them a time or delete them on the source ` +
@@ -150,11 +151,13 @@ export interface PlanOptions {
 export async function recordPlans(source: Client, target: Client, tables: PreparedTable[], options: PlanOptions): Promise<LedgerPlan[]> {
   const problems: string[] = [];
   const plans = await withTransaction(target, async () => {
-    await target.query(`SELECT pg_advisory_xact_lock(${PLAN_LOCK})`);
+    await acquireAdvisoryLock(target, { key: PLAN_LOCK, mode: 'xact', what: 'the backfill ledger (another process is planning)',
+      emit: options.emit });
     await ensureLedger(target);
     const result: LedgerPlan[] = [];
     for (const table of tables) {
-      if (table.dualWriteStart) {
+      // A start read from an older plan's T is a bound, not an observation: not recorded as one.
+      if (table.dualWriteStart && table.dualWriteStart.origin !== 'plan') {
         await recordDualWriteStart(target, { table: table.name, key: table.key, column: table.column, type: table.type,
           until: table.input.until }, table.dualWriteStart.earliest);
       }
