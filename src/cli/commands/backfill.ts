@@ -119,6 +119,9 @@ function formatResult(result: BackfillResult): string {
   if (result.restoredPolicies.length > 0) {
     lines.push('', `Background jobs restored: ${result.restoredPolicies.map((j) => `job ${j.jobId} (${j.wasScheduled ? 'on' : 'off, as before'})`).join(', ')}.`);
   }
+  if (result.refreshedViews.length > 0) {
+    lines.push(`Materialized views refreshed: ${result.refreshedViews.join(', ')}.`);
+  }
   if (result.refreshedAggregates.length > 0) {
     lines.push(`Continuous aggregates refreshed over the backfilled range: ${result.refreshedAggregates.join(', ')}.`);
   }

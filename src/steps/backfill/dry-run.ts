@@ -10,6 +10,7 @@ import type { BackfillInput, BackfillResult, BackfillTableResult } from './index
 import { LEDGER_DDL, ledgerExists, readLedger, readPlan, slicesToCopy } from './ledger.js';
 import { describeRefresh, plannedRefreshes, refreshParams, refreshSql, type BackfilledRange } from './continuous-aggregates.js';
 import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, type TargetJob } from './policies.js';
+import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
 
@@ -95,8 +96,14 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
       '(autocommit, bottom-up):', detail: refreshes.map(describeRefresh) });
     for (const refresh of refreshes) ctx.emit({ type: 'sql', side: 'target', sql: refreshSql(refresh), params: refreshParams(refresh) });
   }
+  const views = await dependentMaterializedViews(target, tables.map((t) => t.name));
+  if (views.length > 0) {
+    ctx.emit({ type: 'info', message: 'Then would refresh the materialized views that read the backfilled tables, in dependency order:',
+      detail: views.map(displayName) });
+    for (const view of views) ctx.emit({ type: 'sql', side: 'target', sql: refreshViewSql(view) });
+  }
   return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [],
-    refreshedAggregates: [] };
+    refreshedAggregates: [], refreshedViews: [] };
 }
 
 function labelled(job: TargetJob): { jobId: number; hypertable: string } {

@@ -16,6 +16,7 @@ import { displayName, sameTable } from '../../core/identifiers.js';
 import { describeDryRun } from './dry-run.js';
 import { RUN_LOCK, type LedgerPlan } from './ledger.js';
 import { describeRefresh, refreshContinuousAggregates } from './continuous-aggregates.js';
+import { refreshMaterializedViews } from './materialized-views.js';
 import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, pauseScope, timescaleSchema, type PausedJob } from './policies.js';
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
@@ -77,6 +78,8 @@ export interface BackfillResult {
   restoredPolicies: PausedJob[];
   /** Continuous aggregates refreshed over the backfilled range (view, window), bottom-up. */
   refreshedAggregates: string[];
+  /** Plain materialized views that read the backfilled tables, refreshed in dependency order. */
+  refreshedViews: string[];
 }
 
 export const DEFAULT_WORKERS = 4;
@@ -127,7 +130,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const decompressed = new Map<string, string[]>();
   let paused: PausedJob[] = [];
   let restored: PausedJob[] = [];
-  let refreshed: string[] = [];
+  let refreshed: { aggregates: string[]; views: string[] } = { aggregates: [], views: [] };
   let used = 0;
   // Joining the running backfills before pausing: whoever leaves last restores the policies.
   await acquireAdvisoryLock(target, { key: RUN_LOCK, mode: 'shared', what: 'the backfill run lock (migrate clean holds it)',
@@ -162,7 +165,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const durationMs = Date.now() - started;
   const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
   return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored,
-    refreshedAggregates: refreshed };
+    refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views };
 }
 
 /**
@@ -171,15 +174,18 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
  * transaction block. Of several backfills sharing the ledger, the one that finishes the last slice
  * sees every slice done (a second refresh of the same window would find nothing to do).
  */
-async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<string[]> {
+async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<{ aggregates: string[]; views: string[] }> {
   return withClient(ctx.target, async (client) => {
     const counters = await readCounters(client, plans);
     if (![...counters.values()].every((c) => c.slicesDone === c.slicesTotal)) {
-      ctx.emit({ type: 'info', message: 'Another backfill is still copying slices; the one that finishes last refreshes the continuous aggregates.' });
-      return [];
+      ctx.emit({ type: 'info', message: 'Another backfill is still copying slices; the one that finishes last refreshes the ' +
+        'continuous aggregates and materialized views.' });
+      return { aggregates: [], views: [] };
     }
     const ranges = plans.map((p) => ({ table: p.table, type: p.targetType, from: p.from, until: p.until }));
-    return (await refreshContinuousAggregates(client, ranges, ctx.emit)).map(describeRefresh);
+    const aggregates = (await refreshContinuousAggregates(client, ranges, ctx.emit)).map(describeRefresh);
+    const views = await refreshMaterializedViews(client, plans.map((p) => p.table), ctx.emit);
+    return { aggregates, views };
   }, { applicationName: 'migrate backfill' });
 }
 
