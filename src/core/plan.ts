@@ -185,7 +185,12 @@ export async function readPlanFile(file: string): Promise<Plan> {
 
 /** The plan as written to disk: connection strings without passwords, stable key order. */
 export function serializePlan(plan: Plan): string {
-  const safe: Plan = { version: PLAN_VERSION, ...plan };
+  return `${JSON.stringify(withoutPasswords({ version: PLAN_VERSION, ...plan }), null, 2)}\n`;
+}
+
+/** The answers with their connection strings' passwords cut out (plan.json, state.json). */
+export function withoutPasswords(plan: Plan): Plan {
+  const safe: Plan = { ...plan };
   for (const side of ['source', 'target'] as const) {
     const value = safe[side];
     if (value === undefined) continue;
@@ -194,5 +199,5 @@ export function serializePlan(plan: Plan): string {
     if (clean.trim() === '') delete safe[side];
     else safe[side] = clean;
   }
-  return `${JSON.stringify(safe, null, 2)}\n`;
+  return safe;
 }

@@ -10,11 +10,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
-import { redact } from './connection.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { acquireLock, type Lock } from './state-lock.js';
-import { formatIssues, planSchema, type Plan } from './plan.js';
+import { formatIssues, planSchema, withoutPasswords, type Plan } from './plan.js';
 import { displayPath, formatCommandLine } from './shell.js';
 
 export { acquireLock, readLock, type Lock, type LockInfo } from './state-lock.js';
@@ -100,22 +99,9 @@ export function parseState(text: string, file = STATE_FILE): MigrationState {
   return result.data;
 }
 
-/** Connection strings lose their passwords before anything is written. */
-function scrubAnswers(answers: Plan): Plan {
-  const safe = { ...answers };
-  for (const side of ['source', 'target'] as const) {
-    const value = safe[side];
-    if (value === undefined) continue;
-    // A string that was nothing but a password means libpq's defaults: absent, not "".
-    const clean = redact(value);
-    if (clean.trim() === '') delete safe[side];
-    else safe[side] = clean;
-  }
-  return safe;
-}
 
 export async function writeState(dir: string, state: MigrationState): Promise<void> {
-  const safe: MigrationState = { ...state, answers: scrubAnswers(state.answers), updatedAt: new Date().toISOString() };
+  const safe: MigrationState = { ...state, answers: withoutPasswords(state.answers), updatedAt: new Date().toISOString() };
   await writeFileAtomic(stateFile(dir), `${JSON.stringify(safe, null, 2)}\n`, { mode: 0o600 });
 }
 
@@ -144,7 +130,7 @@ export class StateStore {
   update(change: (state: MigrationState) => void): Promise<void> {
     const run = async (): Promise<void> => {
       change(this.state);
-      this.state.answers = scrubAnswers(this.state.answers);
+      this.state.answers = withoutPasswords(this.state.answers);
       await writeState(this.dir, this.state);
     };
     const next = this.queue.then(run, run);

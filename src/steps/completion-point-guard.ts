@@ -103,7 +103,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
  * the target's minimum now (only meaningful before the first slice; the caller records it then).
  */
 export async function dualWriteStart(target: Client, table: GuardedTable, dir: string): Promise<DualWriteStart | undefined> {
-  const recorded = await ledgerStart(target, table);
+  const recorded = await ledgerValue(target, table, 'completion_point');
   if (recorded !== undefined) return { earliest: recorded, origin: 'ledger' };
   const point = recordedPointFor(await readCompletionPoints(dir), table.table);
   if (point?.dualWritesFrom !== undefined && point.column === table.column && point.type === table.type) {
@@ -111,7 +111,7 @@ export async function dualWriteStart(target: Client, table: GuardedTable, dir: s
   }
   // A plan without a record (an older ledger): its backfill has lowered min(time), so the table
   // says nothing; the T that plan was made for is the one bound left.
-  const planned = await planFor(target, table);
+  const planned = await ledgerValue(target, table, 'backfill_plan');
   if (planned !== undefined) return { earliest: planned, origin: 'plan' };
   const { rows } = await target.query<{ v: string | null }>(
     `SELECT min(${quoteIdent(table.column)})::text AS v FROM ${quoteQualified(table.table)}`);
@@ -119,22 +119,15 @@ export async function dualWriteStart(target: Client, table: GuardedTable, dir: s
   return observed === null ? undefined : { earliest: observed, origin: 'observed' };
 }
 
-async function planFor(target: Client, table: GuardedTable): Promise<string | undefined> {
-  const { rows: [exists] } = await target.query<{ t: string | null }>("SELECT to_regclass('_migrate.backfill_plan')::text AS t");
+/** The plan's T (backfill_plan) or the recorded start (completion_point) for this table and column. */
+async function ledgerValue(target: Client, table: GuardedTable, relation: 'backfill_plan' | 'completion_point'):
+  Promise<string | undefined> {
+  // An older ledger has no completion_point table yet (ensureLedger adds it); no ledger has neither.
+  const { rows: [exists] } = await target.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`_migrate.${relation}`]);
   if (exists?.t == null) return undefined;
-  const { rows } = await target.query<{ until: string; column: string; type: string }>(
-    `SELECT until_value AS until, time_column AS column, time_type AS type FROM _migrate.backfill_plan
-      WHERE schema_name = $1 AND table_name = $2`, [table.table.schema, table.table.table]);
-  const row = rows[0];
-  return row && row.column === table.column && row.type === table.type ? row.until : undefined;
-}
-
-async function ledgerStart(target: Client, table: GuardedTable): Promise<string | undefined> {
-  // An older ledger has no completion_point table yet (ensureLedger adds it).
-  const { rows: [exists] } = await target.query<{ t: string | null }>("SELECT to_regclass('_migrate.completion_point')::text AS t");
-  if (exists?.t == null) return undefined;
+  const value = relation === 'backfill_plan' ? 'until_value' : 'dual_writes_from';
   const { rows } = await target.query<{ v: string; column: string; type: string }>(
-    `SELECT dual_writes_from AS v, time_column AS column, time_type AS type FROM _migrate.completion_point
+    `SELECT ${value} AS v, time_column AS column, time_type AS type FROM _migrate.${relation}
       WHERE schema_name = $1 AND table_name = $2`, [table.table.schema, table.table.table]);
   const row = rows[0];
   return row && row.column === table.column && row.type === table.type ? row.v : undefined;
