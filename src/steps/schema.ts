@@ -7,7 +7,7 @@
  * is touched. The load is `psql --single-transaction`: a failure rolls back everything, including
  * the CREATE EXTENSION and TimescaleDB's pre_restore (its ALTER DATABASE SET is transactional too).
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dumpLoadCompatibility } from '../core/compat.js';
 import { scrubSecrets, type Endpoint } from '../core/connection.js';
@@ -15,11 +15,15 @@ import type { StepContext } from '../core/context.js';
 import { timescaleVersion, withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
 import { quoteIdent, type QualifiedName, type TableSpec } from '../core/identifiers.js';
+import { writeFileAtomic } from '../core/files.js';
 import { connectionArgs, formatCommand, requirePgTool, runPgTool } from '../core/pg-tools.js';
 import { readTimescalePreloaded } from './preflight-facts.js';
 import { listTargetUserTables } from './schema-catalog.js';
 import { dumpArgs, errorLines, loadArgs, planTimescale, quietDumpMessages, type TargetTimescaleFacts, type TimescalePlan } from './schema-commands.js';
 import { listNames, readSourcePlan } from './schema-source.js';
+import {
+  PRIVILEGE_DUMP_FLAGS, applyPrivilegeStatements, privilegeStatements, refusalAdvice, refusedScript, type PrivilegeOutcome,
+} from './schema-privileges.js';
 
 export { listTargetUserTables } from './schema-catalog.js';
 
@@ -28,6 +32,10 @@ export interface SchemaInput {
   tables: TableSpec[];
   /** Load even though the target already holds user tables (--yes). */
   allowNonEmptyTarget?: boolean;
+  /** Carry ownership (default true; --no-owner). */
+  owners?: boolean;
+  /** Carry GRANT/REVOKE and default privileges (default true; --no-privileges). */
+  privileges?: boolean;
 }
 
 export interface SchemaResult {
@@ -45,7 +53,9 @@ export interface SchemaResult {
   /** TimescaleDB version in the target database after the load; undefined without TimescaleDB. */
   timescaleVersion?: string;
   /** The commands, as printed (no passwords). */
-  commands: { dump: string; load: string };
+  commands: { dump: string; load: string; privileges?: string };
+  /** Owners and privileges applied after the load (absent with --no-owner --no-privileges, or --dry-run). */
+  privileges?: PrivilegeOutcome & { refusedFile?: string };
   warnings: string[];
 }
 
@@ -76,11 +86,20 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
     commands: { dump: formatCommand(pgDump.path, dump, dumpFile), load: formatCommand(psql.path, load) },
     warnings,
   };
+  const wanted = { owners: input.owners ?? true, privileges: input.privileges ?? true };
+  const privilegesFile = path.join(ctx.dir, 'privileges.sql');
+  const privilegeDump = [...sourceConn.args, ...PRIVILEGE_DUMP_FLAGS];
+  if (wanted.owners || wanted.privileges) result.commands.privileges = formatCommand(pgDump.path, privilegeDump, privilegesFile);
   if (source.timescale) result.sourceTimescaleVersion = source.timescale.version;
 
   if (ctx.dryRun) {
     ctx.emit({ type: 'command', command: result.commands.dump });
     ctx.emit({ type: 'command', command: result.commands.load });
+    if (result.commands.privileges) {
+      ctx.emit({ type: 'command', command: result.commands.privileges });
+      ctx.emit({ type: 'info', message: 'Then each ownership and privilege statement of that schema-only dump is applied on its own; ' +
+        'those the target refuses are reported and written to privileges-refused.sql.' });
+    }
     ctx.emit({ type: 'info', message: 'Passwords in --source/--target go to pg_dump and psql as PGPASSWORD, not on the command line. ' +
       'Dry run: nothing was written and nothing was changed.' });
     return result;
@@ -106,6 +125,10 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
 
   await loadDump(ctx, psql, load, targetConn.env, timescale, dumpFile);
 
+  if (wanted.owners || wanted.privileges) {
+    result.privileges = await carryPrivileges(ctx, pgDump, privilegeDump, sourceConn.env, privilegesFile, wanted);
+  }
+
   const after = await withClient(ctx.target, async (client) => ({
     version: await timescaleVersion(client),
     missing: await missingTables(client, [...source.withData, ...source.empty]),
@@ -117,6 +140,28 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
     ctx.emit({ type: 'warn', message });
   }
   return result;
+}
+
+/** The schema-only dump with owners and privileges, applied statement by statement (schema-privileges.ts). */
+async function carryPrivileges(ctx: StepContext, pgDump: ReturnType<typeof requirePgTool>, args: string[], env: Record<string, string>,
+  file: string, wanted: { owners: boolean; privileges: boolean }): Promise<NonNullable<SchemaResult['privileges']>> {
+  ctx.emit({ type: 'phase', id: 'schema-privileges', message: 'Carrying owners and privileges, one statement at a time…' });
+  await runPgTool(pgDump, args, { stdoutFile: file, fileMode: 0o600, env, signal: ctx.signal });
+  const { statements, skipped } = privilegeStatements(await readFile(file, 'utf8'), wanted);
+  const outcome: NonNullable<SchemaResult['privileges']> = await withClient(ctx.target,
+    (client) => applyPrivilegeStatements(client, statements, skipped), { applicationName: 'migrate schema' });
+  ctx.emit({ type: 'done', id: 'schema-privileges', ok: outcome.refused.length === 0,
+    message: `Owners and privileges: ${outcome.applied} statement(s) applied, ${outcome.refused.length} refused by the target` });
+  if (outcome.refused.length > 0) {
+    outcome.refusedFile = path.join(ctx.dir, 'privileges-refused.sql');
+    await writeFileAtomic(outcome.refusedFile, refusedScript(outcome), { mode: 0o600 });
+    ctx.emit({ type: 'warn', message: `The target refused ${outcome.refused.length} ownership/privilege statement(s); the rest of ` +
+      'the schema is loaded. Do these by hand:', detail: [
+      ...outcome.refused.slice(0, 10).map((r) => `${r.sql}  -- ${r.reason}`),
+      ...(outcome.refused.length > 10 ? [`… and ${outcome.refused.length - 10} more`] : []),
+      ...refusalAdvice(outcome, outcome.refusedFile)] });
+  }
+  return outcome;
 }
 
 /** Every check that can refuse, before any file is written or the target is touched. */

@@ -11,15 +11,19 @@ export function register(program: Command): void {
     .description('dump the schema and relational data (without the given tables\' data) and load it into the target')),
   'a hypertable candidate whose data is left out (repeatable; `migrate candidates` lists them)')
     .option('-y, --yes', 'load even though the target database already holds tables')
+    .option('--no-owner', 'leave every object owned by the target user (do not carry the source\'s owners)')
+    .option('--no-privileges', 'do not carry GRANT/REVOKE and default privileges')
     .addHelpText('after', `
 Examples:
   migrate schema --table public.metrics --table '"Sales Data"."Orders":"Created At"'
   migrate schema --table metrics --dry-run      # print the pg_dump and psql commands; change nothing
 
-The load runs in one transaction: if it fails, the target is left as it was.
+The load runs in one transaction: if it fails, the target is left as it was. Owners and privileges
+come across afterwards, one statement at a time, from a second, schema-only dump: each one the
+target refuses is reported (and written to DIR/privileges-refused.sql), never fatal.
 Exit status: 0 loaded, 1 failed (pg_dump/psql missing or failing), 2 bad input (unknown table or
 column, target not empty without --yes, unwritable --dir).`)
-    .action(async (flags: CommonFlags & TableFlags & { yes?: boolean }) => {
+    .action(async (flags: CommonFlags & TableFlags & { yes?: boolean; owner: boolean; privileges: boolean }) => {
       const tables = parseTables(flags.table);
       if (tables.length === 0) {
         throw new UsageError('Name the hypertable candidates whose data to leave out with --table.', {
@@ -28,7 +32,8 @@ column, target not empty without --yes, unwritable --dir).`)
       }
       const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: true, yes: flags.yes });
       const { runSchema } = await import('../../steps/schema.js');
-      const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes) }, runtime.ctx);
+      const result = await runSchema({ tables, allowNonEmptyTarget: Boolean(flags.yes), owners: flags.owner,
+        privileges: flags.privileges }, runtime.ctx);
       // Naming the tables here is the scripted form of the wizard's selection step.
       await recordOutcome(runtime, ['select-hypertables', 'schema'], { status: 'done',
         message: `schema loaded; ${tables.length} table(s) left empty for the backfill`,
@@ -48,6 +53,11 @@ export function formatResult(result: SchemaResult, given: string[]): string {
         `dump: ${result.dumpFile}`,
       `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
       `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
+  const carried = result.privileges;
+  if (carried) {
+    lines.push(`Owners and privileges: ${carried.applied} statement(s) applied` +
+      (carried.refused.length > 0 ? `, ${carried.refused.length} refused by the target (see above; they are in ${carried.refusedFile})` : '') + '.');
+  }
   // The given tables in their canonical spelling, shell-quoted: a pasteable next command.
   const next = given.flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]);
   if (!result.dryRun) lines.push(`Next: ${formatCommandLine(['migrate', 'hypertables', ...next])}`);

@@ -1,0 +1,82 @@
+/**
+ * Owners and privileges (issue #8.1). The main load uses the reference procedure's `--no-owner
+ * --no-privileges`, in one transaction, because a single statement the target refuses (a managed
+ * service's admin cannot give a table to another role) would otherwise roll back the whole schema.
+ * Here they come across afterwards, one statement at a time: a second, schema-only dump keeps them,
+ * its ownership, GRANT/REVOKE and default-privilege statements are applied each on its own, and
+ * each one the target refuses is reported with the reason instead of stopping the load.
+ */
+import type { Client } from '../core/db.js';
+import { describeError } from '../core/errors.js';
+import { splitSegments } from '../core/role-rewrite.js';
+
+/** pg_dump arguments (after the connection arguments) for the statements that carry owners and privileges. */
+export const PRIVILEGE_DUMP_FLAGS = ['--schema-only', '--format=plain', '--quote-all-identifiers', '--no-tablespaces'];
+
+export type PrivilegeKind = 'owner' | 'privilege';
+
+export interface PrivilegeStatement { kind: PrivilegeKind; sql: string }
+
+export interface PrivilegeOutcome {
+  /** Statements applied. */
+  applied: number;
+  /** Statements the target refused, with its reason (they changed nothing). */
+  refused: { sql: string; reason: string }[];
+  /** Left out on purpose (TimescaleDB's own schemas, migrate's ledger). */
+  skipped: number;
+}
+
+const OWNER = /^ALTER\s+[A-Z ]+?\s[\s\S]*\sOWNER\s+TO\s/i;
+const PRIVILEGE = /^(GRANT|REVOKE|ALTER\s+DEFAULT\s+PRIVILEGES)\s/i;
+// Objects of the extension's and our own schemas: the extension sets those up itself.
+const INTERNAL = /"(_timescaledb_[^"]*|timescaledb_(information|experimental)|_migrate)"\./;
+
+/** The owner and privilege statements of a dump, in dump order (owners come before the grants that need them). */
+export function privilegeStatements(dump: string, wanted: { owners: boolean; privileges: boolean }):
+  { statements: PrivilegeStatement[]; skipped: number } {
+  const statements: PrivilegeStatement[] = [];
+  let skipped = 0;
+  for (const segment of splitSegments(dump)) {
+    if (!segment.statement) continue;
+    const sql = segment.text.trim();
+    const kind: PrivilegeKind | undefined = PRIVILEGE.test(sql) ? 'privilege' : OWNER.test(sql) ? 'owner' : undefined;
+    if (kind === undefined || (kind === 'owner' ? !wanted.owners : !wanted.privileges)) continue;
+    if (INTERNAL.test(sql)) { skipped += 1; continue; }
+    statements.push({ kind, sql });
+  }
+  return { statements, skipped };
+}
+
+/** Apply each statement on its own (autocommit): one the target refuses is recorded, never fatal. */
+export async function applyPrivilegeStatements(client: Client, statements: PrivilegeStatement[], skipped: number):
+  Promise<PrivilegeOutcome> {
+  const outcome: PrivilegeOutcome = { applied: 0, refused: [], skipped };
+  for (const statement of statements) {
+    try {
+      await client.query(statement.sql);
+      outcome.applied += 1;
+    } catch (error) {
+      outcome.refused.push({ sql: statement.sql, reason: describeError(error).split('\n')[0] ?? String(error) });
+    }
+  }
+  return outcome;
+}
+
+/** What the operator must do about the refused statements (kept in `file`), one line per cause. */
+export function refusalAdvice(outcome: PrivilegeOutcome, file: string): string[] {
+  const advice: string[] = [];
+  const missingRole = (r: { reason: string }): boolean => /role .* does not exist/i.test(r.reason);
+  if (outcome.refused.some(missingRole)) {
+    advice.push(`Some roles do not exist on the target: create them (\`migrate roles\`), then run ${file} with psql.`);
+  }
+  if (outcome.refused.some((r) => !missingRole(r))) {
+    advice.push(`The target user may not apply the others (a managed service's admin is not a superuser): run ${file} ` +
+      'with psql as a role that may (the objects\' owner, or a member of the roles named).');
+  }
+  return advice;
+}
+
+/** The refused statements as a script the operator can run by hand. */
+export function refusedScript(outcome: PrivilegeOutcome): string {
+  return outcome.refused.map((r) => `-- refused: ${r.reason.replace(/\n/g, ' ')}\n${r.sql}\n`).join('\n');
+}
