@@ -31,13 +31,17 @@ export interface SequenceChange {
   highestId: string | null;
   /** What the sequence was set to (or would be, with --dry-run); equal to before when already ahead. */
   after: string | null;
-  action: 'advanced' | 'already ahead' | 'unused';
+  action: 'advanced' | 'already ahead' | 'unused' | 'out of range';
+  /** Why the highest id of some columns was not read, or why it could not be set. */
+  note?: string;
 }
 
 export interface SequencesResult {
   dryRun: boolean;
   margin: number;
   sequences: SequenceChange[];
+  /** Sequences that could not be set (the value needed lies past their MAXVALUE/MINVALUE). */
+  outOfRange: string[];
 }
 
 interface TargetSequence {
@@ -45,14 +49,19 @@ interface TargetSequence {
   name: string;
   increment: string;
   last_value: string | null;
-  columns: { schema: string; table: string; column: string }[];
+  min_value: string;
+  max_value: string;
+  /** `integer`: a number column whose highest value matters (not e.g. text built from nextval()). */
+  columns: { schema: string; table: string; column: string; integer: boolean }[];
 }
 
 // Every user sequence of the target, with the columns that use it: owned by a column (serial,
 // identity) or named by a column default's nextval() (pg_depend 'n' from pg_attrdef).
 const SEQUENCES_SQL = `
 SELECT s.schemaname AS schema, s.sequencename AS name, s.increment_by::text AS increment, s.last_value::text AS last_value,
-       coalesce((SELECT json_agg(DISTINCT jsonb_build_object('schema', n.nspname, 'table', c.relname, 'column', a.attname))
+       s.min_value::text AS min_value, s.max_value::text AS max_value,
+       coalesce((SELECT json_agg(DISTINCT jsonb_build_object('schema', n.nspname, 'table', c.relname, 'column', a.attname,
+                 'integer', a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype)))
           FROM pg_depend d
           LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
           JOIN pg_class c ON c.oid = CASE WHEN d.classid = 'pg_attrdef'::regclass THEN ad.adrelid ELSE d.refobjid END
@@ -81,6 +90,7 @@ export async function runSequences(input: SequencesInput, ctx: StepContext): Pro
     for (const seq of rows) {
       const change = await planSequence(source, target, seq, margin);
       changes.push(change);
+      if (change.note) ctx.emit({ type: 'warn', message: `${change.sequence}: ${change.note}` });
       if (change.action !== 'advanced') continue;
       // is_called = true: the next nextval() returns after + increment, past every id.
       const sql = 'SELECT setval($1::regclass, $2::bigint, true)';
@@ -89,7 +99,8 @@ export async function runSequences(input: SequencesInput, ctx: StepContext): Pro
       else await target.query(sql, params);
     }
     ctx.emit({ type: 'done', id: 'sequences', message: `Checked ${rows.length} sequence${rows.length === 1 ? '' : 's'}` });
-    return { dryRun: ctx.dryRun, margin, sequences: changes };
+    return { dryRun: ctx.dryRun, margin, sequences: changes,
+      outOfRange: changes.filter((c) => c.action === 'out of range').map((c) => c.sequence) };
   }));
 }
 
@@ -104,10 +115,13 @@ async function planSequence(source: Client, target: Client, seq: TargetSequence,
   const { rows: [onSource] } = await source.query<{ v: string | null }>(
     `SELECT last_value::text AS v FROM pg_sequences WHERE schemaname = $1 AND sequencename = $2`, [seq.schema, seq.name]);
   const ids: (string | null)[] = [];
-  for (const column of seq.columns) {
+  const notNumbers = seq.columns.filter((c) => !c.integer);
+  for (const column of seq.columns.filter((c) => c.integer)) {
     const table = { schema: column.schema, table: column.table };
     const agg = descending ? 'min' : 'max';
-    const query = `SELECT ${agg}(${quoteIdent(column.column)})::text AS v FROM ${quoteQualified(table)}`;
+    // ceil/floor: a numeric id column may hold fractions; the sequence must pass the whole number above.
+    const round = descending ? 'floor' : 'ceil';
+    const query = `SELECT ${round}(${agg}(${quoteIdent(column.column)})::numeric)::text AS v FROM ${quoteQualified(table)}`;
     ids.push((await target.query<{ v: string | null }>(query)).rows[0]?.v ?? null);
     // The same table on the source, when it is there with that column (it may be a target-only table).
     const exists = await source.query(`SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped`,
@@ -120,9 +134,17 @@ async function planSequence(source: Client, target: Client, seq: TargetSequence,
     sequence: displayName(name),
     columns: seq.columns.map((c) => `${displayName({ schema: c.schema, table: c.table })}.${c.column}`),
     before: seq.last_value, sourceLastValue: onSource?.v ?? null, highestId,
+    ...(notNumbers.length > 0 ? { note: `not a number column, so its highest value was not read (the source's last value ` +
+      `counts): ${notNumbers.map((c) => `${displayName({ schema: c.schema, table: c.table })}.${c.column}`).join(', ')}` } : {}),
   };
   if (needed === null) return { ...base, after: seq.last_value, action: 'unused' };
   const target_ = BigInt(needed) + (descending ? -BigInt(margin) : BigInt(margin));
   const ahead = seq.last_value !== null && (descending ? BigInt(seq.last_value) <= target_ : BigInt(seq.last_value) >= target_);
-  return ahead ? { ...base, after: seq.last_value, action: 'already ahead' } : { ...base, after: target_.toString(), action: 'advanced' };
+  if (ahead) return { ...base, after: seq.last_value, action: 'already ahead' };
+  if (descending ? target_ < BigInt(seq.min_value) : target_ > BigInt(seq.max_value)) {
+    return { ...base, after: seq.last_value, action: 'out of range',
+      note: `needs ${target_} but its ${descending ? `MINVALUE is ${seq.min_value}` : `MAXVALUE is ${seq.max_value}`}: lower --margin, ` +
+        `or widen it (ALTER SEQUENCE ${quoteQualified(name)} ${descending ? 'MINVALUE' : 'MAXVALUE'} …) and run this again.` };
+  }
+  return { ...base, after: target_.toString(), action: 'advanced' };
 }

@@ -122,6 +122,9 @@ function formatResult(result: BackfillResult): string {
   if (result.refreshedViews.length > 0) {
     lines.push(`Materialized views refreshed: ${result.refreshedViews.join(', ')}.`);
   }
+  for (const failure of result.viewRefreshFailures) {
+    lines.push(`Materialized view NOT refreshed: ${failure.view} (${failure.reason}); it keeps its previous contents.`);
+  }
   if (result.refreshedAggregates.length > 0) {
     lines.push(`Continuous aggregates refreshed over the backfilled range: ${result.refreshedAggregates.join(', ')}.`);
   }

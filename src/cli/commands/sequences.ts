@@ -1,6 +1,6 @@
 /** `migrate sequences`: advance every target sequence past every id, right before the switch-over. */
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
+import { MigrateError, UsageError } from '../../core/errors.js';
 import { withConnectionOptions, withDryRunOption, withJsonOption, type ConnectionFlags, type DryRunFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 import { formatTable } from '../table.js';
@@ -26,6 +26,12 @@ Exit status: 0 done, 1 failed, 2 bad usage.`)
       const { runSequences } = await import('../../steps/sequences.js');
       const result = await runSequences({ margin: Number(flags.margin) }, runtime.ctx);
       printResult(runtime, result, () => formatResult(result));
+      if (result.outOfRange.length > 0) {
+        throw new MigrateError(`${result.outOfRange.length} sequence(s) could not be set past every id: ${result.outOfRange.join(', ')} ` +
+          '(the value needed lies past their limit; the others were set).', {
+          hint: 'Lower --margin, or widen their MAXVALUE (MINVALUE for descending ones), then run `migrate sequences` again.',
+        });
+      }
     });
 }
 

@@ -103,7 +103,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     for (const view of views) ctx.emit({ type: 'sql', side: 'target', sql: refreshViewSql(view) });
   }
   return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [],
-    refreshedAggregates: [], refreshedViews: [] };
+    refreshedAggregates: [], refreshedViews: [], viewRefreshFailures: [] };
 }
 
 function labelled(job: TargetJob): { jobId: number; hypertable: string } {

@@ -80,6 +80,8 @@ export interface BackfillResult {
   refreshedAggregates: string[];
   /** Plain materialized views that read the backfilled tables, refreshed in dependency order. */
   refreshedViews: string[];
+  /** Those whose refresh failed (their query fails over the full data); reported, not fatal. */
+  viewRefreshFailures: { view: string; reason: string }[];
 }
 
 export const DEFAULT_WORKERS = 4;
@@ -121,6 +123,8 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
   }
 }
 
+interface Refreshed { aggregates: string[]; views: string[]; viewFailures: { view: string; reason: string }[] }
+
 interface RunOptions { workers: number; by: string; started: number; sourceIsTimescale: boolean }
 
 async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTable[], plans: LedgerPlan[],
@@ -130,7 +134,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const decompressed = new Map<string, string[]>();
   let paused: PausedJob[] = [];
   let restored: PausedJob[] = [];
-  let refreshed: { aggregates: string[]; views: string[] } = { aggregates: [], views: [] };
+  let refreshed: Refreshed = { aggregates: [], views: [], viewFailures: [] };
   let used = 0;
   // Joining the running backfills before pausing: whoever leaves last restores the policies.
   await acquireAdvisoryLock(target, { key: RUN_LOCK, mode: 'shared', what: 'the backfill run lock (migrate clean holds it)',
@@ -165,7 +169,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const durationMs = Date.now() - started;
   const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
   return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored,
-    refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views };
+    refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views, viewRefreshFailures: refreshed.viewFailures };
 }
 
 /**
@@ -174,18 +178,18 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
  * transaction block. Of several backfills sharing the ledger, the one that finishes the last slice
  * sees every slice done (a second refresh of the same window would find nothing to do).
  */
-async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<{ aggregates: string[]; views: string[] }> {
+async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<Refreshed> {
   return withClient(ctx.target, async (client) => {
     const counters = await readCounters(client, plans);
     if (![...counters.values()].every((c) => c.slicesDone === c.slicesTotal)) {
       ctx.emit({ type: 'info', message: 'Another backfill is still copying slices; the one that finishes last refreshes the ' +
         'continuous aggregates and materialized views.' });
-      return { aggregates: [], views: [] };
+      return { aggregates: [], views: [], viewFailures: [] };
     }
     const ranges = plans.map((p) => ({ table: p.table, type: p.targetType, from: p.from, until: p.until }));
     const aggregates = (await refreshContinuousAggregates(client, ranges, ctx.emit)).map(describeRefresh);
     const views = await refreshMaterializedViews(client, plans.map((p) => p.table), ctx.emit);
-    return { aggregates, views };
+    return { aggregates, views: views.refreshed, viewFailures: views.failed };
   }, { applicationName: 'migrate backfill' });
 }
 

@@ -8,6 +8,7 @@
  */
 import type { Emit } from '../../core/context.js';
 import type { Client } from '../../core/db.js';
+import { describeError } from '../../core/errors.js';
 import { displayName, quoteQualified, type QualifiedName } from '../../core/identifiers.js';
 
 // Walk the rewrite-rule dependencies outwards from the tables: a view's or materialized view's rule
@@ -40,21 +41,34 @@ export function refreshSql(view: QualifiedName): string {
   return `REFRESH MATERIALIZED VIEW ${quoteQualified(view)}`;
 }
 
-/** Refresh them in dependency order; returns their names. A failure stops here and says which. */
-export async function refreshMaterializedViews(client: Client, tables: QualifiedName[], emit: Emit): Promise<string[]> {
+export interface ViewRefreshes {
+  refreshed: string[];
+  /** Views whose query fails over the full data (it would on the source too): they keep their old contents. */
+  failed: { view: string; reason: string }[];
+}
+
+/**
+ * Refresh them in dependency order. A view whose refresh fails does not fail the backfill (its rows
+ * are all there, and the same query over the same rows fails on the source too): it is reported with
+ * the reason, keeps its previous contents, and the others are still refreshed.
+ */
+export async function refreshMaterializedViews(client: Client, tables: QualifiedName[], emit: Emit): Promise<ViewRefreshes> {
   const views = await dependentMaterializedViews(client, tables);
-  if (views.length === 0) return [];
+  const result: ViewRefreshes = { refreshed: [], failed: [] };
+  if (views.length === 0) return result;
   emit({ type: 'info', message: `Refreshing ${views.length} materialized view${views.length === 1 ? '' : 's'} that read the backfilled ` +
     'tables (their contents were computed before the backfill):', detail: views.map(displayName) });
   for (const view of views) {
     try {
       await client.query(refreshSql(view));
+      result.refreshed.push(displayName(view));
     } catch (error) {
-      if (error instanceof Error) {
-        error.message = `refreshing the materialized view ${displayName(view)}: ${error.message}`;
-      }
-      throw error;
+      const reason = describeError(error).split('\n')[0] ?? String(error);
+      result.failed.push({ view: displayName(view), reason });
+      emit({ type: 'warn', message: `The materialized view ${displayName(view)} could not be refreshed: ${reason}. The backfilled ` +
+        'rows are all there; the view keeps its previous contents.', detail: [
+        `Its query fails over the full data (on the source too): fix the view, then run ${refreshSql(view)}; on the target.`] });
     }
   }
-  return views.map(displayName);
+  return result;
 }
