@@ -53,6 +53,8 @@ export interface GuardResult {
   warnings: string[];
   /** Per table key: where dual-writes began (to be recorded with the plan when it was only observed). */
   starts: Map<string, DualWriteStart>;
+  /** Per table key: the zone of a zone-less column's values (the flag, else the one T was recorded with). */
+  zones: Map<string, string | undefined>;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
   const problems: string[] = [];
   const warnings: string[] = [];
   const starts = new Map<string, DualWriteStart>();
+  const zones = new Map<string, string | undefined>();
   const nowEpoch = await epochSecondsNow(target);
   const recorded = await readCompletionPoints(options.dir);
   for (const table of tables) {
@@ -77,6 +80,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
     // The zone T was recorded in, when this run was not given one (a wizard's plan, a later command).
     const point = recordedPointFor(recorded, table.table);
     const timezone = options.timezone ?? (point?.column === table.column ? point.timezone : undefined);
+    zones.set(table.key, timezone);
     const { rows: [newest] } = await target.query<{ v: string | null }>(
       `SELECT max(${quoteIdent(table.column)})::text AS v FROM ${quoteQualified(table.table)}`);
     const check = await checkUntil(target, {
@@ -95,7 +99,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
       hint: `Run \`${command}\` (without --until) to see the consistency range and a suggested T, then record it with --until.`,
     });
   }
-  return { warnings, starts };
+  return { warnings, starts, zones };
 }
 
 /**

@@ -12,14 +12,20 @@
  */
 import type { Client } from '../core/db.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
-import { castParam, type TimeType } from '../core/time-values.js';
+import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
+import { highestValue } from './backfill/axis.js';
 import type { ColumnInfo } from '../core/catalog.js';
 
 export interface HashColumns {
   /** The shared columns, sorted by name: the fixed order both sides hash in. */
   names: string[];
-  /** Target columns whose type differs from the source's: cast to the source type before hashing. */
-  casts: Map<string, string>;
+  /**
+   * Columns whose type differs between the sides, and how they are made comparable: cast on one
+   * side to the other's type. By default the target's value goes to the source type;
+   * castTowardsTarget() turns that round where the source has the target's type (the way the
+   * backfill converted them: json → jsonb normalizes, and jsonb → json would not restore the text).
+   */
+  casts: Map<string, { side: 'source' | 'target'; type: string }>;
   onlyOnSource: string[];
   onlyOnTarget: string[];
 }
@@ -29,16 +35,31 @@ export function hashColumns(source: ColumnInfo[], target: ColumnInfo[]): HashCol
   const sourceNames = new Set(source.map((c) => c.name));
   const names = source.filter((c) => targetByName.has(c.name)).map((c) => c.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const casts = new Map<string, string>();
+  const casts = new Map<string, { side: 'source' | 'target'; type: string }>();
   for (const column of source) {
     const other = targetByName.get(column.name);
-    if (other && other.type !== column.type) casts.set(column.name, column.type);
+    if (other && other.type !== column.type) casts.set(column.name, { side: 'target', type: column.type });
   }
   return {
     names, casts,
     onlyOnSource: source.filter((c) => !targetByName.has(c.name)).map((c) => c.name),
     onlyOnTarget: target.filter((c) => !sourceNames.has(c.name)).map((c) => c.name),
   };
+}
+
+/**
+ * Cast towards the target's type wherever the source knows that type (to_regtype on the source), so
+ * both sides print values as the target stores them; a type only the target has (an enum made for
+ * it, say) keeps the default, the target's value cast to the source type.
+ */
+export async function castTowardsTarget(source: Client, columns: HashColumns, target: ColumnInfo[]): Promise<void> {
+  for (const [name, cast] of columns.casts) {
+    const targetType = target.find((c) => c.name === name)?.type;
+    if (!targetType) continue;
+    const { rows } = await source.query<{ ok: boolean }>('SELECT to_regtype($1) IS NOT NULL AS ok', [targetType]);
+    if (rows[0]?.ok) columns.casts.set(name, { side: 'source', type: targetType });
+    else columns.casts.set(name, cast);
+  }
 }
 
 /** Every setting that changes how values print; UTC is also set by connect(), but say it here too. */
@@ -70,8 +91,8 @@ export interface ChecksumQuery {
 /** One row's hash input: the shared columns, cast on the target where the types differ. */
 export function rowHashInput(q: Pick<ChecksumQuery, 'columns' | 'side'>): string {
   const values = q.columns.names.map((name) => {
-    const cast = q.side === 'target' ? q.columns.casts.get(name) : undefined;
-    return cast ? `${quoteIdent(name)}::${cast}` : quoteIdent(name);
+    const cast = q.columns.casts.get(name);
+    return cast?.side === q.side ? `${quoteIdent(name)}::${cast.type}` : quoteIdent(name);
   });
   return `ROW(${values.join(', ')})::text`;
 }
@@ -111,10 +132,12 @@ export async function sliceChecksums(client: Client, q: ChecksumQuery): Promise<
  */
 export type EdgeSet = 'null' | 'infinity';
 
-export async function edgeChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'column' | 'columns' | 'side'>,
+export async function edgeChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'column' | 'columns' | 'side' | 'type'>,
   edge: EdgeSet): Promise<SliceFigures> {
   const col = quoteIdent(q.column);
-  const where = edge === 'null' ? `${col} IS NULL` : `${col} = 'infinity'`;
+  // For integer columns "infinity" is the type's maximum: the window's last slice stops just below it.
+  const top = highestValue(q.type);
+  const where = edge === 'null' ? `${col} IS NULL` : `${col} = ${isIntegerTimeType(q.type) ? top : `'${top}'`}`;
   const { rows } = await client.query<{ rows: string; sum1: string; sum2: string }>(
     `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${quoteQualified(q.table)} WHERE ${where}) r`);
   const row = rows[0];

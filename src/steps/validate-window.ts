@@ -11,7 +11,7 @@ import type { TimeTablePair } from '../core/completion-points.js';
 import type { Client } from '../core/db.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
-import { fromAxis, toAxis } from './backfill/axis.js';
+import { fromAxis, highestValue, toAxis } from './backfill/axis.js';
 import { UNIT_FACTORS, detectEpochUnit, epochSecondsNow } from './completion-point-range.js';
 import { EMPTY_SLICE, rowHashInput, sameFigures, sliceChecksums, type HashColumns, type SliceFigures } from './validate-checksums.js';
 
@@ -71,7 +71,7 @@ export async function compareWindow(source: Client, target: Client, input: Windo
   if (bounds.settledBelowCutoff) {
     ranges.push({ from: input.until, until: bounds.cutoff, edges: await innerEdges(target, pair.type, input.until, bounds.cutoff) });
   }
-  const far = isIntegerTimeType(pair.type) ? maxOf(pair.type) : 'infinity';
+  const far = isIntegerTimeType(pair.type) ? highestValue(pair.type) : 'infinity';
   ranges.push({ from: bounds.future, until: far, edges: [] });
   const result: WindowValidation = { from: input.until, until: bounds.settledBelowCutoff ? bounds.cutoff : input.until,
     futureFrom: bounds.future, slices: 0, rows: { source: 0, target: 0 }, differences: [] };
@@ -109,7 +109,7 @@ async function windowBounds(target: Client, input: WindowInput): Promise<Bounds 
                          ceil(extract(epoch FROM $3::interval)::numeric * $2::numeric) AS l)
        SELECT (n - l)::${type}::text AS cutoff, least(n + l, $4::numeric)::${type}::text AS future,
               $1::numeric < n - l AS settled FROM p`,
-      [input.until, UNIT_FACTORS[unit].toString(), input.lateness, maxOf(type)]);
+      [input.until, UNIT_FACTORS[unit].toString(), input.lateness, highestValue(type)]);
     const row = rows[0];
     return row ? { cutoff: row.cutoff, future: row.future, settledBelowCutoff: row.settled } : { skipped: 'no clock' };
   }
@@ -135,9 +135,6 @@ async function innerEdges(client: Client, type: TimeType, from: string, until: s
   return fromAxis(client, [...new Set(positions)], type);
 }
 
-function maxOf(type: TimeType): string {
-  return type === 'bigint' ? '9223372036854775807' : type === 'integer' ? '2147483647' : '32767';
-}
 
 /** The rows of [start, end) on one side only, by their fingerprints: a few of each, with keys. */
 async function sampleDifference(source: Client, target: Client, input: WindowInput, start: string, end: string,

@@ -12,13 +12,13 @@ import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { displayName, type TableSpec } from '../core/identifiers.js';
-import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
-import { lowestValue } from './backfill/axis.js';
+import { shortTypeName } from '../core/time-values.js';
+import { highestValue, lowestValue } from './backfill/axis.js';
 import { guardCompletionPoints } from './completion-point-guard.js';
 import { DEFAULT_LATENESS, readInterval } from './completion-point.js';
 import { compareWindow, type WindowValidation } from './validate-window.js';
 import {
-  EMPTY_SLICE, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
+  EMPTY_SLICE, castTowardsTarget, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
 } from './validate-checksums.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
@@ -131,9 +131,10 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
     const from = froms.get(pair.key)?.from ?? lowestValue(pair.type);
     await checkRange(source, pair, from, until);
     const columns = hashColumns(pair.source.columns, pair.target.columns);
+    await castTowardsTarget(source, columns, pair.target.columns);
     const dualWritesFrom = guard.starts.get(pair.key)?.earliest;
     prepared.push({ pair, from, until, columns, edges: await sliceEdges(source, target, pair, from, until),
-      lateness: await readInterval(target, input.lateness ?? DEFAULT_LATENESS, '--lateness'), timezone: input.timezone,
+      lateness: await readInterval(target, input.lateness ?? DEFAULT_LATENESS, '--lateness'), timezone: guard.zones.get(pair.key),
       ...(dualWritesFrom ? { dualWritesFrom } : {}) });
   }
   return prepared;
@@ -180,10 +181,11 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
   for (const edge of edgeSets(p)) {
     const [s, t] = await Promise.all([edgeChecksum(source, { ...query, side: 'source' }, edge),
       edgeChecksum(target, { ...query, side: 'target' }, edge)]);
+    const top = highestValue(pair.type);
     total.source += s.rows;
     total.target += t.rows;
     if (sameFigures(s, t)) continue;
-    const label = edge === 'null' ? 'NULL' : 'infinity';
+    const label = edge === 'null' ? 'NULL' : top;
     differences.push({ start: label, end: label, edge, source: { ...s, checksum: shortChecksum(s) }, target: { ...t, checksum: shortChecksum(t) },
       kind: t.rows < s.rows ? 'missing-rows' : t.rows > s.rows ? 'extra-rows' : 'changed-rows' });
   }
@@ -193,7 +195,9 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
   if (skipped) warnings.push(`the dual-write window (rows at or after T) was not compared: ${skipped}`);
   if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
   if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
-  for (const [name, type] of p.columns.casts) warnings.push(`${name} differs in type; the target's values are cast to ${type}`);
+  for (const [name, cast] of p.columns.casts) {
+    warnings.push(`${name} differs in type; the ${cast.side}'s values are cast to ${cast.type} to compare them`);
+  }
   return {
     table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
     slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ...(window ? { window } : {}),
@@ -204,7 +208,8 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
 /** Rows no slice holds that this table can have: NULL times where the column is nullable, +infinity for time types. */
 function edgeSets(p: Prepared): EdgeSet[] {
   const nullable = [p.pair.source, p.pair.target].some((info) => !info.columns.find((c) => c.name === p.pair.column)?.notNull);
-  return [...(nullable ? ['null' as const] : []), ...(isIntegerTimeType(p.pair.type) ? [] : ['infinity' as const])];
+  // 'infinity' is the type's maximum for integer columns (a "forever" sentinel): no slice holds it either.
+  return [...(nullable ? ['null' as const] : []), 'infinity'];
 }
 
 /** A short, stable label for a slice's figures (the full sums are in --json). */

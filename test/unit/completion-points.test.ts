@@ -181,7 +181,7 @@ describe('hashColumns', () => {
       [col('time', 'timestamp with time zone', 1), col('v', 'integer', 2), col('b', 'text', 3), col('gone', 'text', 4)],
       [col('b', 'text', 1), col('v', 'bigint', 2), col('time', 'timestamp with time zone', 3), col('extra', 'int', 4)]);
     expect(result.names).toEqual(['b', 'time', 'v']);
-    expect([...result.casts]).toEqual([['v', 'integer']]);
+    expect([...result.casts]).toEqual([['v', { side: 'target', type: 'integer' }]]);
     expect(result.onlyOnSource).toEqual(['gone']);
     expect(result.onlyOnTarget).toEqual(['extra']);
   });

@@ -139,7 +139,7 @@ function formatDifferences(tables: TableValidation[]): string {
   const n = (v: number): string => v.toLocaleString('en-US');
   return formatTable(rows, [
     { header: 'table', value: (r) => r.table },
-    { header: 'slice', value: (r) => (r.edge === 'null' ? 'time IS NULL' : r.edge === 'infinity' ? 'time = +infinity' : `[${r.start}, ${r.end})`) },
+    { header: 'slice', value: (r) => (r.edge === 'null' ? 'time IS NULL' : r.edge === 'infinity' ? `time = ${r.start === 'infinity' ? '+infinity' : r.start}` : `[${r.start}, ${r.end})`) },
     { header: 'source rows', value: (r) => n(r.source.rows), align: 'right' },
     { header: 'target rows', value: (r) => n(r.target.rows), align: 'right' },
     { header: 'source checksum', value: (r) => r.source.checksum },
@@ -177,7 +177,7 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
       hint: edges.some((d) => d.edge === 'null')
         ? 'Give the NULL-time rows a time on the source (or delete them), then backfill again; ' +
           `copy +infinity rows with \`${command('backfill', '--include-infinity')}\`.`
-        : `Copy them with \`${command('backfill', '--include-infinity')}\`.`,
+        : `Copy them with \`${command('backfill', '--include-infinity')}\` (rows at an integer column's maximum value: copy them by hand).`,
     });
   }
   if (slices === 0 && inWindow.length > 0) {

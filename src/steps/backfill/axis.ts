@@ -50,6 +50,16 @@ export function lowestValue(type: TimeType): string {
   }
 }
 
+/** The value above every row: `infinity` for time types, the type's maximum for integer types. */
+export function highestValue(type: TimeType): string {
+  switch (type) {
+    case 'bigint': return '9223372036854775807';
+    case 'integer': return '2147483647';
+    case 'smallint': return '32767';
+    default: return 'infinity';
+  }
+}
+
 export function isInfinite(text: string): boolean {
   return /^[+-]?infinity$/i.test(text.trim());
 }
