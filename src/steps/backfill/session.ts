@@ -17,13 +17,22 @@ const SESSION_SETTINGS: [string, string][] = [['statement_timeout', '0'], ['idle
   ['idle_session_timeout', '0'], ['extra_float_digits', '3'], ['bytea_output', 'hex'], ['tcp_keepalives_idle', '30'],
   ['tcp_keepalives_interval', '10'], ['tcp_keepalives_count', '3'], ['client_connection_check_interval', '10000']];
 
+// The server process behind each session, as the server itself reports it: behind a connection pooler
+// the protocol's BackendKeyData is the pooler's own number, and the watchdog must never act on that.
+const serverPids = new WeakMap<Client, number>();
+
+export function serverPid(client: Client | undefined): number | undefined {
+  return client ? serverPids.get(client) : undefined;
+}
+
 /** A connection set up for backfill work (see SESSION_SETTINGS). */
 export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill'): Promise<Client> {
   const client = await connect(endpoint, { applicationName });
   try {
-    await client.query(`SELECT set_config(s.name, v.value, false) FROM pg_settings s
-      JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
+    const { rows } = await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, count(set_config(s.name, v.value, false))
+      FROM pg_settings s JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
     [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
+    if (rows[0]) serverPids.set(client, rows[0].pid);
   } catch (error) {
     discard(client);
     throw error;
@@ -61,7 +70,7 @@ export async function endSession(client: Client, endpoint: Endpoint, releaseSql:
   try {
     await queryWithin(client, releaseSql, 10_000);
   } catch {
-    const pid = (client as { processID?: number }).processID;
+    const pid = serverPid(client);
     if (pid !== undefined) {
       const other = await openSession(endpoint).catch(() => undefined);
       if (other) {

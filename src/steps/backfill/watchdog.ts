@@ -18,7 +18,7 @@
 import type { Endpoint } from '../../core/connection.js';
 import type { Emit } from '../../core/context.js';
 import type { Client } from '../../core/db.js';
-import { discard, openSession } from './session.js';
+import { discard, openSession, serverPid } from './session.js';
 
 /** No bytes for this long while holding a slice counts as stalled (MIGRATE_STALL_SECONDS overrides). */
 export function stallSeconds(env: NodeJS.ProcessEnv = process.env): number {
@@ -128,10 +128,12 @@ export class Watchdog {
   private async inspect(activity: WorkerActivity): Promise<void> {
     const { source, target } = activity;
     const stalled = Math.round((Date.now() - activity.lastProgress) / 1000);
-    const targetPid = backendPid(target);
-    const sourcePid = backendPid(source);
+    const targetPid = serverPid(target);
+    const sourcePid = serverPid(source);
     const onTarget = targetPid ? (await this.backends('target', [targetPid]))[0] : undefined;
     const onSource = sourcePid ? (await this.backends('source', [sourcePid]))[0] : undefined;
+    // Only sessions that name themselves ours are judged (a pooler or a reused pid must never be ended).
+    if ((onTarget && !onTarget.application_name.startsWith('migrate')) || (onSource && !onSource.application_name.startsWith('migrate'))) return;
     const targetWaitsForUs = !onTarget || onTarget.state === 'idle in transaction' || onTarget.state === 'idle';
     const copyWaitsForData = onTarget?.wait_event === 'ClientRead' && onTarget.state === 'active';
     const sourceWaitsForUs = !onSource || onSource.state !== 'active' || onSource.wait_event === 'ClientWrite';
@@ -167,7 +169,7 @@ export class Watchdog {
   private async reportHolders(waiting: number): Promise<void> {
     if (Date.now() - (this.reported.get('holders') ?? 0) < this.stallMs) return;
     this.reported.set('holders', Date.now());
-    const own = new Set(this.activities.map((a) => backendPid(a.target)).filter((p): p is number => p !== undefined));
+    const own = new Set(this.activities.map((a) => serverPid(a.target)).filter((p): p is number => p !== undefined));
     const holders = (await this.query<Backend>('target', `SELECT pid, state, wait_event_type, wait_event, application_name,
         extract(epoch FROM now() - state_change)::int AS idle_s, extract(epoch FROM now() - xact_start)::int AS xact_s,
         pg_blocking_pids(pid) AS blockers
@@ -200,11 +202,6 @@ export class Watchdog {
       clearTimeout(timer);
     }
   }
-}
-
-/** The server process of a connection (node-postgres keeps it from BackendKeyData; its types omit it). */
-function backendPid(client: Client | undefined): number | undefined {
-  return (client as { processID?: number } | undefined)?.processID;
 }
 
 function describeState(b: Backend | undefined): string {
