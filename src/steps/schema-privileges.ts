@@ -6,8 +6,13 @@
  * its ownership, GRANT/REVOKE and default-privilege statements are applied each on its own, and
  * each one the target refuses is reported with the reason instead of stopping the load.
  */
-import type { Client } from '../core/db.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { StepContext } from '../core/context.js';
+import { withClient, type Client } from '../core/db.js';
 import { describeError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/files.js';
+import { runPgTool, type PgTool } from '../core/pg-tools.js';
 import { splitSegments } from '../core/role-rewrite.js';
 
 /** pg_dump arguments (after the connection arguments) for the statements that carry owners and privileges. */
@@ -79,4 +84,53 @@ export function refusalAdvice(outcome: PrivilegeOutcome, file: string): string[]
 /** The refused statements as a script the operator can run by hand. */
 export function refusedScript(outcome: PrivilegeOutcome): string {
   return outcome.refused.map((r) => `-- refused: ${r.reason.replace(/\n/g, ' ')}\n${r.sql}\n`).join('\n');
+}
+
+export interface CarriedPrivileges extends PrivilegeOutcome {
+  /** privileges-refused.sql, when the target refused some. */
+  refusedFile?: string;
+  /** Set when the schema-only dump itself failed: nothing of this kind was carried. */
+  error?: string;
+}
+
+export interface CarryOptions {
+  pgDump: PgTool;
+  /** pg_dump arguments: connection, then PRIVILEGE_DUMP_FLAGS. */
+  args: string[];
+  env: Record<string, string>;
+  /** Where the schema-only dump goes (0600). */
+  file: string;
+  wanted: { owners: boolean; privileges: boolean };
+}
+
+/**
+ * After the load: dump, pick out and apply the owner and privilege statements. Nothing here fails
+ * the step — the schema is loaded by now — but everything not carried is said, with what to run.
+ */
+export async function carryPrivileges(ctx: StepContext, options: CarryOptions): Promise<CarriedPrivileges> {
+  ctx.emit({ type: 'phase', id: 'schema-privileges', message: 'Carrying owners and privileges, one statement at a time…' });
+  try {
+    await runPgTool(options.pgDump, options.args, { stdoutFile: options.file, fileMode: 0o600, env: options.env, signal: ctx.signal });
+  } catch (error) {
+    const reason = describeError(error).split('\n').slice(0, 3).join(' ');
+    ctx.emit({ type: 'done', id: 'schema-privileges', ok: false, message: 'Owners and privileges were not carried' });
+    ctx.emit({ type: 'warn', message: `The schema is loaded, but the schema-only dump for owners and privileges failed: ${reason}`,
+      detail: ['Carry them by hand: pg_dump --schema-only from the source, then apply its OWNER TO / GRANT / REVOKE statements.'] });
+    return { applied: 0, refused: [], skipped: 0, error: reason };
+  }
+  const { statements, skipped } = privilegeStatements(await readFile(options.file, 'utf8'), options.wanted);
+  const outcome: CarriedPrivileges = await withClient(ctx.target,
+    (client) => applyPrivilegeStatements(client, statements, skipped), { applicationName: 'migrate schema' });
+  ctx.emit({ type: 'done', id: 'schema-privileges', ok: outcome.refused.length === 0,
+    message: `Owners and privileges: ${outcome.applied} statement(s) applied, ${outcome.refused.length} refused by the target` });
+  if (outcome.refused.length > 0) {
+    outcome.refusedFile = path.join(ctx.dir, 'privileges-refused.sql');
+    await writeFileAtomic(outcome.refusedFile, refusedScript(outcome), { mode: 0o600 });
+    ctx.emit({ type: 'warn', message: `The target refused ${outcome.refused.length} ownership/privilege statement(s); the rest of ` +
+      'the schema is loaded. Do these by hand:', detail: [
+      ...outcome.refused.slice(0, 10).map((r) => `${r.sql}  -- ${r.reason}`),
+      ...(outcome.refused.length > 10 ? [`… and ${outcome.refused.length - 10} more`] : []),
+      ...refusalAdvice(outcome, outcome.refusedFile)] });
+  }
+  return outcome;
 }

@@ -7,7 +7,7 @@
  * is touched. The load is `psql --single-transaction`: a failure rolls back everything, including
  * the CREATE EXTENSION and TimescaleDB's pre_restore (its ALTER DATABASE SET is transactional too).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dumpLoadCompatibility } from '../core/compat.js';
 import { scrubSecrets, type Endpoint } from '../core/connection.js';
@@ -15,15 +15,12 @@ import type { StepContext } from '../core/context.js';
 import { timescaleVersion, withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
 import { quoteIdent, type QualifiedName, type TableSpec } from '../core/identifiers.js';
-import { writeFileAtomic } from '../core/files.js';
 import { connectionArgs, formatCommand, requirePgTool, runPgTool } from '../core/pg-tools.js';
 import { readTimescalePreloaded } from './preflight-facts.js';
 import { listTargetUserTables } from './schema-catalog.js';
 import { dumpArgs, errorLines, loadArgs, planTimescale, quietDumpMessages, type TargetTimescaleFacts, type TimescalePlan } from './schema-commands.js';
 import { listNames, readSourcePlan } from './schema-source.js';
-import {
-  PRIVILEGE_DUMP_FLAGS, applyPrivilegeStatements, privilegeStatements, refusalAdvice, refusedScript, type PrivilegeOutcome,
-} from './schema-privileges.js';
+import { PRIVILEGE_DUMP_FLAGS, carryPrivileges, type CarriedPrivileges } from './schema-privileges.js';
 
 export { listTargetUserTables } from './schema-catalog.js';
 
@@ -55,7 +52,7 @@ export interface SchemaResult {
   /** The commands, as printed (no passwords). */
   commands: { dump: string; load: string; privileges?: string };
   /** Owners and privileges applied after the load (absent with --no-owner --no-privileges, or --dry-run). */
-  privileges?: PrivilegeOutcome & { refusedFile?: string };
+  privileges?: CarriedPrivileges;
   warnings: string[];
 }
 
@@ -126,7 +123,7 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   await loadDump(ctx, psql, load, targetConn.env, timescale, dumpFile);
 
   if (wanted.owners || wanted.privileges) {
-    result.privileges = await carryPrivileges(ctx, pgDump, privilegeDump, sourceConn.env, privilegesFile, wanted);
+    result.privileges = await carryPrivileges(ctx, { pgDump, args: privilegeDump, env: sourceConn.env, file: privilegesFile, wanted });
   }
 
   const after = await withClient(ctx.target, async (client) => ({
@@ -140,28 +137,6 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
     ctx.emit({ type: 'warn', message });
   }
   return result;
-}
-
-/** The schema-only dump with owners and privileges, applied statement by statement (schema-privileges.ts). */
-async function carryPrivileges(ctx: StepContext, pgDump: ReturnType<typeof requirePgTool>, args: string[], env: Record<string, string>,
-  file: string, wanted: { owners: boolean; privileges: boolean }): Promise<NonNullable<SchemaResult['privileges']>> {
-  ctx.emit({ type: 'phase', id: 'schema-privileges', message: 'Carrying owners and privileges, one statement at a time…' });
-  await runPgTool(pgDump, args, { stdoutFile: file, fileMode: 0o600, env, signal: ctx.signal });
-  const { statements, skipped } = privilegeStatements(await readFile(file, 'utf8'), wanted);
-  const outcome: NonNullable<SchemaResult['privileges']> = await withClient(ctx.target,
-    (client) => applyPrivilegeStatements(client, statements, skipped), { applicationName: 'migrate schema' });
-  ctx.emit({ type: 'done', id: 'schema-privileges', ok: outcome.refused.length === 0,
-    message: `Owners and privileges: ${outcome.applied} statement(s) applied, ${outcome.refused.length} refused by the target` });
-  if (outcome.refused.length > 0) {
-    outcome.refusedFile = path.join(ctx.dir, 'privileges-refused.sql');
-    await writeFileAtomic(outcome.refusedFile, refusedScript(outcome), { mode: 0o600 });
-    ctx.emit({ type: 'warn', message: `The target refused ${outcome.refused.length} ownership/privilege statement(s); the rest of ` +
-      'the schema is loaded. Do these by hand:', detail: [
-      ...outcome.refused.slice(0, 10).map((r) => `${r.sql}  -- ${r.reason}`),
-      ...(outcome.refused.length > 10 ? [`… and ${outcome.refused.length - 10} more`] : []),
-      ...refusalAdvice(outcome, outcome.refusedFile)] });
-  }
-  return outcome;
 }
 
 /** Every check that can refuse, before any file is written or the target is touched. */

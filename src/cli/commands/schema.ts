@@ -54,7 +54,8 @@ export function formatResult(result: SchemaResult, given: string[]): string {
       `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
       `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
   const carried = result.privileges;
-  if (carried) {
+  if (carried?.error) lines.push(`Owners and privileges: NOT carried (${carried.error}).`);
+  else if (carried) {
     lines.push(`Owners and privileges: ${carried.applied} statement(s) applied` +
       (carried.refused.length > 0 ? `, ${carried.refused.length} refused by the target (see above; they are in ${carried.refusedFile})` : '') + '.');
   }
