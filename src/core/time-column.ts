@@ -85,13 +85,18 @@ function epochExpr(expr: string, type: TimeType): string {
   return isIntegerTimeType(type) ? `(${expr})::float8` : `extract(epoch from ${expr})::float8`;
 }
 
+/** A plain btree index led by the column: min, max and lookups on it are cheap. */
+export function hasTimeIndex(table: TableInfo, column: string): boolean {
+  return table.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
+}
+
 /** Min, max and NULLs of a time column, without reading a big table in full. */
 export async function timeColumnStats(client: Client, table: TableInfo, column: string, type: TimeType):
   Promise<TimeColumnStats> {
   const relation = quoteQualified(table.name);
   const col = quoteIdent(column);
   const info = table.columns.find((c) => c.name === column);
-  const indexed = table.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
+  const indexed = hasTimeIndex(table, column);
   const small = table.totalBytes <= SMALL_TABLE_BYTES;
   const minMax = (from: string): string =>
     `SELECT ${epochExpr(`min(${col})`, type)} AS lo, ${epochExpr(`max(${col})`, type)} AS hi,

@@ -10,9 +10,9 @@ import { withClient, type Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { nullTimeBlocker, structuralBlockers, type Blocker } from '../core/hypertable-blockers.js';
 import { quoteIdent, quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
-import { SMALL_TABLE_BYTES, rankTimeColumns, timeColumnStats, type TimeColumnStats } from '../core/time-column.js';
+import { SMALL_TABLE_BYTES, hasTimeIndex, rankTimeColumns, timeColumnStats, type TimeColumnStats } from '../core/time-column.js';
 import { isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
-import { countEdgeRows, hasTimeIndex, rowCount, type EdgeRows } from './time-edge-rows.js';
+import { countEdgeRows, rowCount, type EdgeRows } from './time-edge-rows.js';
 
 export type { Blocker } from '../core/hypertable-blockers.js';
 

@@ -14,7 +14,7 @@ import type { Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { displayTableSpec, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { displayPath, formatCommandLine } from '../core/shell.js';
-import { readCompletionPoints, recordedPointFor } from '../core/completion-points.js';
+import { readCompletionPoints, recordedPointFor, type CompletionPointsFile } from '../core/completion-points.js';
 import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
 import { checkUntil } from './completion-point-checks.js';
 import { detectEpochUnit, epochSecondsNow } from './completion-point-range.js';
@@ -69,7 +69,7 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
   const nowEpoch = await epochSecondsNow(target);
   const recorded = await readCompletionPoints(options.dir);
   for (const table of tables) {
-    const start = await dualWriteStart(target, table, options.dir);
+    const start = await dualWriteStart(target, table, recorded);
     if (start === undefined) {
       problems.push(`${table.key}: dual-writes have not started (the target table is empty), so rows at or after ${table.until} ` +
         'would reach the target from nowhere. Start writing to both databases first.');
@@ -106,10 +106,11 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
  * Where dual-writes began for this table: the ledger's record, else completion-points.json's, else
  * the target's minimum now (only meaningful before the first slice; the caller records it then).
  */
-export async function dualWriteStart(target: Client, table: GuardedTable, dir: string): Promise<DualWriteStart | undefined> {
-  const recorded = await ledgerValue(target, table, 'completion_point');
-  if (recorded !== undefined) return { earliest: recorded, origin: 'ledger' };
-  const point = recordedPointFor(await readCompletionPoints(dir), table.table);
+export async function dualWriteStart(target: Client, table: GuardedTable, file: CompletionPointsFile):
+  Promise<DualWriteStart | undefined> {
+  const inLedger = await ledgerValue(target, table, 'completion_point');
+  if (inLedger !== undefined) return { earliest: inLedger, origin: 'ledger' };
+  const point = recordedPointFor(file, table.table);
   if (point?.dualWritesFrom !== undefined && point.column === table.column && point.type === table.type) {
     return { earliest: point.dualWritesFrom, origin: 'file' };
   }

@@ -11,6 +11,7 @@
 import type { TableInfo } from '../core/catalog.js';
 import type { Client } from '../core/db.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { hasTimeIndex } from '../core/time-column.js';
 import { isIntegerTimeType, type TimeType } from '../core/time-values.js';
 
 export interface EdgeRows {
@@ -22,10 +23,6 @@ export interface EdgeRows {
 }
 
 export const NO_EDGE_ROWS: EdgeRows = { nulls: 0, plusInfinity: 0, minusInfinity: 0, method: 'index' };
-
-export function hasTimeIndex(table: TableInfo, column: string): boolean {
-  return table.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
-}
 
 export async function countEdgeRows(client: Client, table: TableInfo, column: string, type: TimeType): Promise<EdgeRows> {
   const nullable = !table.columns.find((c) => c.name === column)?.notNull;

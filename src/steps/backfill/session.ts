@@ -3,6 +3,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Endpoint } from '../../core/connection.js';
+import type { QueryResultRow } from 'pg';
 import { connect, type Client } from '../../core/db.js';
 
 // Sessions that COPY must not be cut by server-wide timeouts (a worker waiting for a slice another
@@ -49,13 +50,14 @@ export function discard(client: Client | undefined): void {
 }
 
 /** Run a query, but give up after `ms`: the connection may be half-open and never answer. */
-export async function queryWithin(client: Client, sql: string, ms: number): Promise<void> {
+export async function queryWithin<T extends QueryResultRow>(client: Client, sql: string, ms: number, params: unknown[] = []):
+  Promise<T[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
   });
   try {
-    await Promise.race([client.query(sql), timeout]);
+    return (await Promise.race([client.query<T>(sql, params), timeout])).rows;
   } finally {
     clearTimeout(timer);
   }

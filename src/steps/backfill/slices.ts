@@ -11,7 +11,7 @@ import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/cata
 import type { Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type TableSpec } from '../../core/identifiers.js';
-import { timeColumnStats } from '../../core/time-column.js';
+import { hasTimeIndex, timeColumnStats } from '../../core/time-column.js';
 import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
 import { axisKind, fromAxis, intervalOnAxis, isInfinite, lowestValue, sliceWidth, toAxis, toAxisSql } from './axis.js';
 import { cellsFor, chooseWidth, estimateRows, gridPoints, mergeEmptyRuns, sizeCells, DEFAULT_TARGET_ROWS, type Distribution } from './grid.js';
@@ -114,7 +114,7 @@ function maxDefined(a: bigint | undefined, b: bigint | undefined): bigint | unde
 /** The smallest (largest) finite value: by the index when there is one, else the statistics' histogram. */
 async function finiteBound(client: Client, info: TableInfo, column: string, type: TimeType, which: 'min' | 'max'): Promise<string | undefined> {
   const col = quoteIdent(column);
-  const indexed = info.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
+  const indexed = hasTimeIndex(info, column);
   const { rows } = indexed
     ? await client.query<{ v: string | null }>(`SELECT ${which}(${col})::text AS v FROM ${quoteQualified(info.name)} WHERE isfinite(${col})`)
     : await client.query<{ v: string | null }>(

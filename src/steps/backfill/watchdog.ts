@@ -17,8 +17,9 @@
  */
 import type { Endpoint } from '../../core/connection.js';
 import type { Emit } from '../../core/context.js';
+import type { QueryResultRow } from 'pg';
 import type { Client } from '../../core/db.js';
-import { discard, openSession, serverPid } from './session.js';
+import { discard, openSession, queryWithin, serverPid } from './session.js';
 
 /** No bytes for this long while holding a slice counts as stalled (MIGRATE_STALL_SECONDS overrides). */
 export function stallSeconds(env: NodeJS.ProcessEnv = process.env): number {
@@ -51,10 +52,10 @@ interface Backend {
   blockers: number[];
 }
 
-const BACKEND_SQL = `SELECT pid, state, wait_event_type, wait_event, application_name,
+const BACKEND_COLUMNS = `pid, state, wait_event_type, wait_event, application_name,
     extract(epoch FROM now() - state_change)::int AS idle_s, extract(epoch FROM now() - xact_start)::int AS xact_s,
-    pg_blocking_pids(pid) AS blockers
-  FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
+    pg_blocking_pids(pid) AS blockers`;
+const BACKEND_SQL = `SELECT ${BACKEND_COLUMNS} FROM pg_stat_activity WHERE pid = ANY($1::int[])`;
 
 const WATCH_MS = 2_000;
 /** A monitoring query that takes longer than this is given up (its own connection may be half-open). */
@@ -170,9 +171,7 @@ export class Watchdog {
     if (Date.now() - (this.reported.get('holders') ?? 0) < this.stallMs) return;
     this.reported.set('holders', Date.now());
     const own = new Set(this.activities.map((a) => serverPid(a.target)).filter((p): p is number => p !== undefined));
-    const holders = (await this.query<Backend>('target', `SELECT pid, state, wait_event_type, wait_event, application_name,
-        extract(epoch FROM now() - state_change)::int AS idle_s, extract(epoch FROM now() - xact_start)::int AS xact_s,
-        pg_blocking_pids(pid) AS blockers
+    const holders = (await this.query<Backend>('target', `SELECT ${BACKEND_COLUMNS}
       FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'migrate %#%' AND xact_start IS NOT NULL
        AND pid <> pg_backend_pid()`, [])).filter((b) => !own.has(b.pid));
     if (holders.length === 0) return;
@@ -190,17 +189,9 @@ export class Watchdog {
     await this.query(side, 'SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
   }
 
-  private async query<T>(side: 'source' | 'target', sql: string, params: unknown[]): Promise<T[]> {
+  private async query<T extends QueryResultRow>(side: 'source' | 'target', sql: string, params: unknown[]): Promise<T[]> {
     const client = this.monitors[side] ??= await openSession(this.endpoints[side], 'migrate backfill watchdog');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from the ${side} within ${QUERY_TIMEOUT_MS / 1000} s`)), QUERY_TIMEOUT_MS);
-    });
-    try {
-      return (await Promise.race([client.query(sql, params), timeout])).rows as T[];
-    } finally {
-      clearTimeout(timer);
-    }
+    return queryWithin<T>(client, sql, QUERY_TIMEOUT_MS, params);
   }
 }
 
