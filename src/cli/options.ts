@@ -36,6 +36,16 @@ export function withJsonOption(command: Command): Command {
   return command.option('--json', 'machine-readable output (JSON; NDJSON events for long-running steps)');
 }
 
+/**
+ * --user-triggers, for the commands that backfill (backfill; validate --repair). The choices are
+ * user-triggers.ts's USER_TRIGGER_CHOICES, spelled out here so option parsing does not load pg.
+ */
+export function userTriggersOption(): Option {
+  return new Option('--user-triggers <how>', 'what the tables\' user triggers do for copied rows: skip (default: they do not ' +
+    'fire; needs the right to set session_replication_role), fire, or disable (also for dual-writes, until the backfill ends)')
+    .choices(['skip', 'fire', 'disable']);
+}
+
 export function withTableOption(command: Command, description: string): Command {
   return command.option('-t, --table <schema.table[:column]>', description, collect);
 }

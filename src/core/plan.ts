@@ -113,6 +113,11 @@ export const planSchema = z.strictObject({
     from: z.string().min(1).optional(),
     /** Also copy source rows at +infinity (backfill --include-infinity; default false: such rows stop the backfill). */
     includeInfinity: z.boolean().optional(),
+    /**
+     * The backfilled tables' user triggers for copied rows (backfill --user-triggers): skip (default; needs the right
+     * to set session_replication_role), fire, or disable (for dual-writes too, during the backfill).
+     */
+    userTriggers: z.enum(['skip', 'fire', 'disable']).optional(),
   }).optional(),
   validate: z.strictObject({
     /** Skip validation (default false). */

@@ -1,9 +1,9 @@
 /**
  * `migrate clean`: drop what migrate left in the target, the `_migrate` ledger schema.
  *
- * It refuses (exit 1) while a backfill is running (it holds RUN_LOCK) or while compression
- * policies it paused are not restored yet: dropping the ledger would forget their original state.
- * --force restores those policies first, then drops the schema anyway.
+ * It refuses (exit 1) while a backfill is running (it holds RUN_LOCK) or while background jobs it
+ * paused or triggers it altered are not restored yet: dropping the ledger would forget their
+ * original state. --force restores them first, then drops the schema anyway.
  */
 import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
@@ -11,6 +11,7 @@ import { MigrateError } from '../core/errors.js';
 import { quoteIdent } from '../core/identifiers.js';
 import { LEDGER_SCHEMA, PLAN_LOCK, RUN_LOCK } from './backfill/ledger.js';
 import { countPausedJobs, restoreRecordedPolicies, type PausedJob } from './backfill/policies.js';
+import { countAlteredTriggers, restoreAlteredTriggers } from './backfill/user-triggers.js';
 
 export interface CleanInput {
   /** Drop even while a backfill runs or policies are still paused (restoring them first). */
@@ -24,26 +25,30 @@ export interface CleanResult {
   dropped: boolean;
   pendingSlices: number;
   restoredPolicies: PausedJob[];
+  /** Triggers a crashed backfill left altered, put back before the drop. */
+  restoredTriggers: string[];
 }
 
 const DROP_SQL = `DROP SCHEMA ${quoteIdent(LEDGER_SCHEMA)} CASCADE`;
 
-async function inspect(client: Client): Promise<{ schema: boolean; ours: boolean; pending: number; paused: number }> {
+async function inspect(client: Client): Promise<{ schema: boolean; ours: boolean; pending: number; paused: number; altered: number }> {
   const { rows } = await client.query<{ schema: boolean; ours: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
             to_regclass('_migrate.ledger_version') IS NOT NULL AS ours`, [LEDGER_SCHEMA]);
   const schema = Boolean(rows[0]?.schema);
   const ours = Boolean(rows[0]?.ours);
-  if (!ours) return { schema, ours, pending: 0, paused: 0 };
+  if (!ours) return { schema, ours, pending: 0, paused: 0, altered: 0 };
   const pending = await client.query<{ n: string }>(
     "SELECT count(*) AS n FROM _migrate.backfill_slice WHERE status = 'pending'").catch(() => ({ rows: [{ n: '0' }] }));
-  return { schema, ours, pending: Number(pending.rows[0]?.n ?? 0), paused: await countPausedJobs(client) };
+  return { schema, ours, pending: Number(pending.rows[0]?.n ?? 0), paused: await countPausedJobs(client),
+    altered: await countAlteredTriggers(client) };
 }
 
 export async function runClean(input: CleanInput, ctx: StepContext): Promise<CleanResult> {
   return withClient(ctx.target, async (client) => {
     const state = await inspect(client);
-    const result: CleanResult = { dryRun: ctx.dryRun, existed: state.schema, dropped: false, pendingSlices: state.pending, restoredPolicies: [] };
+    const result: CleanResult = { dryRun: ctx.dryRun, existed: state.schema, dropped: false, pendingSlices: state.pending, restoredPolicies: [],
+      restoredTriggers: [] };
     if (!state.schema) {
       ctx.emit({ type: 'info', message: 'The target has no _migrate schema: nothing to clean.' });
       return result;
@@ -61,9 +66,13 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
           hint: 'Wait for it to finish (`migrate status` shows its progress) and run `migrate clean` again, or use --force.',
         });
       }
-      if (state.paused > 0 && !input.force) {
-        throw new MigrateError(`${state.paused} background job${state.paused === 1 ? '' : 's'} paused by the backfill ` +
-          'are not restored yet; dropping the ledger would forget their original state.', {
+      const unrestored = [
+        ...(state.paused > 0 ? [`${state.paused} background job${state.paused === 1 ? '' : 's'} paused`] : []),
+        ...(state.altered > 0 ? [`${state.altered} trigger${state.altered === 1 ? '' : 's'} altered`] : []),
+      ];
+      if (unrestored.length > 0 && !input.force) {
+        throw new MigrateError(`${unrestored.join(' and ')} by the backfill ${state.paused + state.altered === 1 ? 'is' : 'are'} ` +
+          'not restored yet; dropping the ledger would forget their original state.', {
           hint: 'Run `migrate resume` (or the `migrate backfill` command again) to finish and restore them, ' +
             'or `migrate clean --force` to restore them now and drop the ledger.',
         });
@@ -74,6 +83,7 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
       }
       if (ctx.dryRun) {
         if (state.paused > 0) ctx.emit({ type: 'info', message: `Would restore ${state.paused} paused background job(s) first.` });
+        if (state.altered > 0) ctx.emit({ type: 'info', message: `Would put back ${state.altered} trigger(s) altered for the backfill first.` });
         ctx.emit({ type: 'sql', side: 'target', sql: DROP_SQL });
         return result;
       }
@@ -81,6 +91,10 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
         result.restoredPolicies = await restoreRecordedPolicies(client);
         ctx.emit({ type: 'info', message: 'Restored the paused background jobs:',
           detail: result.restoredPolicies.map((j) => `job ${j.jobId} on ${j.hypertable}: ${j.wasScheduled ? 'scheduled' : 'not scheduled'}`) });
+      }
+      if (state.altered > 0) {
+        result.restoredTriggers = await restoreAlteredTriggers(client);
+        ctx.emit({ type: 'info', message: 'Put the triggers altered for the backfill back as they were:', detail: result.restoredTriggers });
       }
       await withTransaction(client, async () => {
         await client.query(`SELECT pg_advisory_xact_lock(${PLAN_LOCK})`);

@@ -22,6 +22,7 @@ import {
   type SliceFigures,
 } from './validate-checksums.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
+import type { UserTriggerChoice } from './backfill/user-triggers.js';
 import { checkRange, sliceEdges, type SliceEdges } from './validate-slices.js';
 
 export interface ValidateInput {
@@ -35,6 +36,8 @@ export interface ValidateInput {
   repair?: boolean;
   /** Rows this recent (before and after now) may still be in flight: left out of the dual-write window. */
   lateness?: string;
+  /** For --repair's backfill: what the tables' user triggers do for re-copied rows. */
+  userTriggers?: UserTriggerChoice;
 }
 
 export interface SliceDifference {
@@ -110,7 +113,7 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
     const prepared = await prepare(source, target, pairs, input, ctx);
     const tables = await compareAll(source, target, prepared, ctx);
     const result: ValidateResult = { mode: 'checksums', ok: tables.every((t) => t.ok), tables };
-    if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx, input.timezone);
+    if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx, input);
     if (result.repair && !ctx.dryRun) result.ok = result.repair.after.every((t) => t.ok);
     return result;
   }));
@@ -225,7 +228,7 @@ function describeOutcome(t: TableValidation): string {
 
 /** Re-backfill the differing slices, then check those tables again. */
 async function repair(source: Client, target: Client, prepared: Prepared[], tables: TableValidation[], ctx: StepContext,
-  timezone: string | undefined):
+  { timezone, userTriggers }: Pick<ValidateInput, 'timezone' | 'userTriggers'>):
   Promise<NonNullable<ValidateResult['repair']>> {
   const { runBackfill } = await import('./backfill/index.js');
   const broken = prepared.filter((_, i) => !tables[i]?.ok);
@@ -245,6 +248,7 @@ async function repair(source: Client, target: Client, prepared: Prepared[], tabl
     tables: broken.map((p) => ({ table: p.pair.spec, timeColumn: p.pair.column, from: p.from, until: p.until })),
     onlyRanges: ranges.map((r) => ({ table: { schema: r.table.schema, table: r.table.table }, start: r.start, end: r.end })),
     ...(timezone ? { timezone } : {}),
+    ...(userTriggers ? { userTriggers } : {}),
   }, ctx);
   if (ctx.dryRun) return { ...result, after: [] };
   return { ...result, after: await compareAll(source, target, broken, ctx) };

@@ -10,6 +10,7 @@ import type { PlanTable } from '../core/plan.js';
 import { castParam, toTimeType } from '../core/time-values.js';
 import { answer, outcomeOf, remember, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
+import type { UserTriggerChoice } from '../steps/backfill/user-triggers.js';
 
 /**
  * The backfill deletes the target's rows in each slice before copying it: below T that is the
@@ -40,6 +41,33 @@ async function confirmReplacing(ctx: WizardContext, tables: PlanTable[], points:
   }
 }
 
+/**
+ * User triggers on the chosen tables: by default the backfill's sessions keep them from firing for
+ * copied rows. Where that cannot hold (no right to set session_replication_role, or ENABLE ALWAYS
+ * triggers), the operator chooses, knowing what each choice means; never silently (issue #8).
+ */
+async function chooseTriggerHandling(ctx: WizardContext, tables: PlanTable[]): Promise<UserTriggerChoice | undefined> {
+  const given = ctx.answers.backfill?.userTriggers;
+  if (given !== undefined) return given;
+  const { triggerChoiceNeeded, CHOICE_MEANINGS } = await import('../steps/backfill/user-triggers.js');
+  const needed = await withClient(ctx.step.target, (client) => triggerChoiceNeeded(client, tables.map(tableSpecOf)));
+  if (!needed) return undefined;
+  ctx.say(`The backfilled tables have user triggers (${needed.triggers.join('; ')}), and ${needed.reason}.`);
+  const choice = await answer<UserTriggerChoice>(ctx, {
+    field: 'backfill.userTriggers', what: 'whether the user triggers fire for backfilled rows or are disabled during the backfill',
+    given: undefined,
+    ask: () => ctx.prompts.select<UserTriggerChoice>({
+      message: 'What should the user triggers do while the backfill copies rows?',
+      choices: [
+        { name: 'Disable them until the backfill ends', value: 'disable', description: CHOICE_MEANINGS.disable },
+        { name: 'Let them fire for the copied rows', value: 'fire', description: CHOICE_MEANINGS.fire },
+      ],
+    }),
+  });
+  await remember(ctx, { backfill: { ...(ctx.answers.backfill ?? {}), userTriggers: choice } });
+  return choice;
+}
+
 /** T per table (display name), as the completion-point step recorded it. */
 export function recordedPoints(ctx: WizardContext): Map<string, string> {
   const outcome = outcomeOf<{ points?: { table: string; until?: string }[] }>(ctx, 'completion-point');
@@ -64,6 +92,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
       default: '4', validate: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 64) || 'A whole number from 1 to 64' })),
   });
   await remember(ctx, { backfill: { ...(ctx.answers.backfill ?? {}), workers } });
+  const userTriggers = await chooseTriggerHandling(ctx, tables);
   const from = ctx.answers.backfill?.from;
   const started = Date.now();
   const result = await runBackfill({
@@ -77,6 +106,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
     ...(ctx.answers.backfill?.slice ? { slice: ctx.answers.backfill.slice } : {}),
     ...(ctx.answers.backfill?.includeInfinity ? { includeInfinity: true } : {}),
     ...(ctx.answers.completionPoint?.timezone ? { timezone: ctx.answers.completionPoint.timezone } : {}),
+    ...(userTriggers ? { userTriggers } : {}),
   }, ctx.step);
   const seconds = Math.round((Date.now() - started) / 1000);
   if (!result.complete) {
@@ -90,6 +120,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
     status: 'done',
     message: `copied ${rows.toLocaleString('en-US')} rows this run (${slices} slices in all) in ${seconds}s`,
     outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slicesDone: t.slicesDone,
-      slicesTotal: t.slicesTotal, rowsCopied: t.rowsCopied, rowsReplaced: t.rowsReplaced, durationMs: t.durationMs })) },
+      slicesTotal: t.slicesTotal, rowsCopied: t.rowsCopied, rowsReplaced: t.rowsReplaced, durationMs: t.durationMs })),
+    userTriggers: result.userTriggers, refreshedViews: result.refreshedViews, viewRefreshFailures: result.viewRefreshFailures },
   };
 }

@@ -114,7 +114,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] backfill into hypertables with con
     const dailyCall = r.stdout.indexOf('(parameters: ["\\"public\\".\\"metrics_daily\\"",null,"2024-01-08 13:30:00+00"])');
     expect(hourlyCall, r.stdout).toBeGreaterThan(0);
     expect(dailyCall).toBeGreaterThan(hourlyCall);
-    expect(r.stdout).toContain('CALL refresh_continuous_aggregate($1::regclass, $2::timestamp with time zone, $3::timestamp with time zone)');
+    expect(r.stdout).toContain('CALL refresh_continuous_aggregate($1::regclass, $2::timestamp with time zone, $3::timestamp with time zone, force => true)');
     expect(await jobs(dbs.target)).toEqual(before);
     expect(await fingerprint(dbs.target, 'public.metrics_hourly')).toEqual(hourly);
     expect(await fingerprint(dbs.target, 'public.metrics')).toEqual(rows);

@@ -4,7 +4,8 @@ import type { Endpoint } from '../../core/connection.js';
 import { InterruptedError, UsageError } from '../../core/errors.js';
 import { displayName, type TableSpec } from '../../core/identifiers.js';
 import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
-import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
+import { describeHandling, type UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
+import { collect, parseTables, userTriggersOption, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatBytes, formatTable } from '../table.js';
 
@@ -17,6 +18,7 @@ interface Flags extends CommonFlags {
   slice?: string[];
   redo?: boolean;
   includeInfinity?: boolean;
+  userTriggers?: UserTriggerChoice;
 }
 
 export function register(program: Command): void {
@@ -32,10 +34,12 @@ export function register(program: Command): void {
       "schema.table=WIDTH per table (repeatable); default: the target's chunk interval, sized from row estimates", collect)
     .option('--redo', 'plan again and re-copy every slice, also the ones already done')
     .option('--include-infinity', 'also copy source rows whose time is +infinity (no dual-write brings them), with one more slice')
+    .addOption(userTriggersOption())
     .addHelpText('after', `
 Each slice is one target transaction: claim it in the ledger (_migrate.backfill_slice), delete the
 target's rows in the slice's range, COPY the source's rows in, mark it done, commit. Rows >= T are
-never touched. Interrupted or failed runs continue where they stopped when run again (or with
+never touched. User triggers on the tables do not fire for copied rows (their effects came with the
+schema); dual-writes still fire them. Interrupted or failed runs continue where they stopped when run again (or with
 \`migrate resume\`); several processes, on several machines, can share the work.
 Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupted.`)
     .action(async (flags: Flags) => {
@@ -66,7 +70,7 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       try {
         result = await runBackfill({ tables: inputs, workers, ...(slices.all !== undefined ? { slice: slices.all } : {}),
           ...(flags.redo ? { redo: true } : {}), ...(flags.includeInfinity ? { includeInfinity: true } : {}),
-          ...(flags.timezone ? { timezone: flags.timezone } : {}) }, ctx);
+          ...(flags.timezone ? { timezone: flags.timezone } : {}), ...(flags.userTriggers ? { userTriggers: flags.userTriggers } : {}) }, ctx);
       } catch (error) {
         await record(error instanceof InterruptedError ? 'interrupted' : 'failed', (error as Error).message);
         throw error;
@@ -75,7 +79,8 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       const done = result.tables.reduce((n, t) => n + t.slicesDone, 0);
       const total = result.tables.reduce((n, t) => n + t.slicesTotal, 0);
       await record(result.complete ? 'done' : 'failed', `${done}/${total} slices done; copied ${rows.toLocaleString('en-US')} rows this run`,
-        { tables: result.tables });
+        { tables: result.tables, userTriggers: result.userTriggers, refreshedViews: result.refreshedViews,
+          viewRefreshFailures: result.viewRefreshFailures });
       printResult(runtime, result, () => formatResult(result));
       if (!result.complete && !result.dryRun) process.exitCode = 1;
     });
@@ -116,6 +121,8 @@ function formatResult(result: BackfillResult): string {
     { header: 'format', value: (t) => t.format },
   ]);
   const lines = [table];
+  const triggers = describeHandling(result.userTriggers);
+  if (triggers) lines.push('', triggers);
   if (result.restoredPolicies.length > 0) {
     lines.push('', `Background jobs restored: ${result.restoredPolicies.map((j) => `job ${j.jobId} (${j.wasScheduled ? 'on' : 'off, as before'})`).join(', ')}.`);
   }

@@ -1,10 +1,11 @@
 /** `migrate validate`: compare source and target over [from, T); exit 3 when anything differs. */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { DifferencesFoundError, MigrateError } from '../../core/errors.js';
+import { DifferencesFoundError, MigrateError, UsageError } from '../../core/errors.js';
 import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
 import { formatCommandLine } from '../../core/shell.js';
-import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import { collect, userTriggersOption, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 import type { TableValidation, ValidateResult } from '../../steps/validate.js';
@@ -17,6 +18,7 @@ interface Flags extends CommonFlags {
   estimate?: boolean;
   repair?: boolean;
   lateness?: string;
+  userTriggers?: UserTriggerChoice;
 }
 
 export function register(program: Command): void {
@@ -30,7 +32,13 @@ export function register(program: Command): void {
     .option('--repair', 're-backfill the slices that differ, then check them again')
     .option('--lateness <interval>', 'rows this close to now (either side) may be in flight: left out of the dual-write window ' +
       '(default 10 minutes)')
+    .addOption(userTriggersOption())
     .action(async (flags: Flags) => {
+      if (flags.userTriggers && !flags.repair) {
+        throw new UsageError('--user-triggers applies to the rows --repair copies again; without --repair nothing is copied.', {
+          hint: 'Add --repair, or leave --user-triggers out.',
+        });
+      }
       let tables = parseTables(flags.table);
       const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: !flags.estimate });
       const { ctx } = runtime;
@@ -49,6 +57,7 @@ export function register(program: Command): void {
         ...(flags.estimate ? { estimate: true } : {}),
         ...(flags.repair ? { repair: true } : {}),
         ...(flags.lateness !== undefined ? { lateness: flags.lateness } : {}),
+        ...(flags.userTriggers ? { userTriggers: flags.userTriggers } : {}),
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.

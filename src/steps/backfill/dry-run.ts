@@ -13,6 +13,7 @@ import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, t
 import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
+import { ALTERED_TRIGGER_DDL, alterationSql, type TriggerPlan } from './user-triggers.js';
 
 const SHOWN = 40;
 
@@ -24,7 +25,7 @@ function sliceLines(slices: PlannedSlice[]): string[] {
 }
 
 export async function describeDryRun(source: Client, target: Client, tables: PreparedTable[],
-  input: BackfillInput & { workers: number; sourceIsTimescale: boolean }, ctx: StepContext): Promise<BackfillResult> {
+  input: BackfillInput & { workers: number; sourceIsTimescale: boolean; triggers: TriggerPlan }, ctx: StepContext): Promise<BackfillResult> {
   const hasLedger = await ledgerExists(target);
   if (!hasLedger) ctx.emit({ type: 'sql', side: 'target', sql: LEDGER_DDL.trim() });
   const tsSchema = await timescaleSchema(target);
@@ -42,6 +43,14 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
         'continuous aggregates), then restore each one\'s scheduled state:', detail: jobs.map((j) => jobLabel(labelled(j))) });
       pauseSql(jobs);
     }
+  }
+  if (input.triggers.toAlter.length > 0) {
+    ctx.emit({ type: 'info', message: 'Would alter these triggers until the backfill ends (each recorded first, then put back):',
+      detail: input.triggers.handling.altered.map((a) => `${a.trigger}: ${a.to === 'disabled' ? 'disabled' : 'ENABLE ALWAYS'}`) });
+    ctx.emit({ type: 'sql', side: 'target', sql: [ALTERED_TRIGGER_DDL.trim(), ...alterationSql(input.triggers.toAlter).map((q) => `${q};`)].join('\n') });
+  }
+  if (input.triggers.handling.mode === 'replica') {
+    ctx.emit({ type: 'sql', side: 'target', sql: 'SET session_replication_role = replica; -- in every backfill worker\'s target session' });
   }
   const backfilled: BackfilledRange[] = [];
   const results: BackfillTableResult[] = [];
@@ -103,7 +112,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     for (const view of views) ctx.emit({ type: 'sql', side: 'target', sql: refreshViewSql(view) });
   }
   return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [],
-    refreshedAggregates: [], refreshedViews: [], viewRefreshFailures: [] };
+    refreshedAggregates: [], refreshedViews: [], viewRefreshFailures: [], userTriggers: input.triggers.handling };
 }
 
 function labelled(job: TargetJob): { jobId: number; hypertable: string } {

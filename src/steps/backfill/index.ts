@@ -23,6 +23,7 @@ import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
 import { acquireAdvisoryLock } from './advisory-lock.js';
 import { endSession } from './session.js';
+import { alterTriggers, describeHandling, planTriggerHandling, type TriggerHandling, type TriggerPlan, type UserTriggerChoice } from './user-triggers.js';
 import { Watchdog, type WorkerActivity } from './watchdog.js';
 import { discard, openSession, runWorker, type TableWork } from './worker.js';
 
@@ -30,6 +31,7 @@ export type { BackfillTableInput, RangeRequest } from './prepare.js';
 export { planSlices, type SlicePlan, type PlannedSlice } from './slices.js';
 export { readLedger, readBackfillProgress, type LedgerSlice, type TableProgress } from './ledger.js';
 export { restorePausedPolicies } from './restore.js';
+export { USER_TRIGGER_CHOICES, type UserTriggerChoice } from './user-triggers.js';
 
 export interface BackfillInput {
   tables: BackfillTableInput[];
@@ -45,6 +47,8 @@ export interface BackfillInput {
   timezone?: string;
   /** Copy the source's rows at +infinity too, with one more slice (--include-infinity). */
   includeInfinity?: boolean;
+  /** What the tables' user triggers do for copied rows (user-triggers.ts); default skip. */
+  userTriggers?: UserTriggerChoice;
 }
 
 export interface BackfillTableResult {
@@ -82,6 +86,8 @@ export interface BackfillResult {
   refreshedViews: string[];
   /** Those whose refresh failed (their query fails over the full data); reported, not fatal. */
   viewRefreshFailures: { view: string; reason: string }[];
+  /** How the tables' user triggers were treated for the copied rows. */
+  userTriggers: TriggerHandling;
 }
 
 export const DEFAULT_WORKERS = 4;
@@ -106,8 +112,12 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
     const tables = await prepareTables(source, target, inputs, { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone,
       includeInfinity: input.includeInfinity });
     const sourceIsTimescale = (await timescaleSchema(source)) !== undefined;
+    // Before anything is written: a choice the operator must make stops the run here.
+    const triggers = await planTriggerHandling(target, tables.map((t) => t.name), input.userTriggers);
+    const triggerNote = describeHandling(triggers.handling);
+    if (triggerNote) ctx.emit({ type: 'info', message: triggerNote });
     if (ctx.dryRun) {
-      const result = await describeDryRun(source, target, tables, { ...input, workers, sourceIsTimescale }, ctx);
+      const result = await describeDryRun(source, target, tables, { ...input, workers, sourceIsTimescale, triggers }, ctx);
       ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Dry run: nothing was changed' });
       return result;
     }
@@ -116,7 +126,7 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
       by, emit: ctx.emit });
     ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Backfill planned' });
     discard(source); // the workers open their own
-    return await runPlanned(ctx, target, tables, plans, { workers, by, started, sourceIsTimescale });
+    return await runPlanned(ctx, target, tables, plans, { workers, by, started, sourceIsTimescale, triggers });
   } finally {
     discard(target);
     discard(source);
@@ -125,10 +135,16 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
 
 interface Refreshed { aggregates: string[]; views: string[]; viewFailures: { view: string; reason: string }[] }
 
-interface RunOptions { workers: number; by: string; started: number; sourceIsTimescale: boolean }
+interface RunOptions {
+  workers: number;
+  by: string;
+  started: number;
+  sourceIsTimescale: boolean;
+  triggers: TriggerPlan;
+}
 
 async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTable[], plans: LedgerPlan[],
-  { workers, by, started, sourceIsTimescale }: RunOptions): Promise<BackfillResult> {
+  { workers, by, started, sourceIsTimescale, triggers }: RunOptions): Promise<BackfillResult> {
   const counters = await readCounters(target, plans);
   const pendingSlices = [...counters.values()].reduce((n, c) => n + c.slicesTotal - c.slicesDone, 0);
   const decompressed = new Map<string, string[]>();
@@ -153,9 +169,14 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
           : 'Paused the backfilled hypertables\' policies until the backfill ends:',
         detail: paused.map((j) => `${jobLabel(j)} (was ${j.wasScheduled ? 'scheduled' : 'not scheduled'})`) });
       }
+      await alterTriggers(target, triggers.toAlter, by);
+      if (triggers.toAlter.length > 0) {
+        ctx.emit({ type: 'info', message: 'Triggers altered until the backfill ends (recorded in _migrate.altered_trigger):',
+          detail: triggers.handling.altered.map((a) => `${a.trigger}: ${a.to === 'disabled' ? 'disabled' : 'ENABLE ALWAYS (keeps firing)'}`) });
+      }
       for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
       used = Math.min(workers, pendingSlices);
-      await runWorkers(ctx, plans, tables, counters, used, by);
+      await runWorkers(ctx, plans, tables, counters, used, by, triggers.handling.mode === 'replica');
     }
     // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
     refreshed = await refreshIfComplete(ctx, plans);
@@ -169,7 +190,8 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const durationMs = Date.now() - started;
   const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
   return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored,
-    refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views, viewRefreshFailures: refreshed.viewFailures };
+    refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views, viewRefreshFailures: refreshed.viewFailures,
+    userTriggers: triggers.handling };
 }
 
 /**
@@ -194,7 +216,7 @@ async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise
 }
 
 async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: PreparedTable[], counters: Map<string, TableCounters>,
-  workers: number, by: string): Promise<void> {
+  workers: number, by: string, replicaRole: boolean): Promise<void> {
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const work: TableWork[] = plans.map((plan) => ({
@@ -211,7 +233,7 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   // on one signal would pass Node's limit of 10 and print a MaxListenersExceededWarning.
   const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
     runWorker({ source: ctx.source, target: ctx.target, tables: work, signal: AbortSignal.any([signal]), progress, emit: ctx.emit, by,
-      failures, activityFor: (index) => activities[index] as WorkerActivity }, i)
+      failures, activityFor: (index) => activities[index] as WorkerActivity, replicaRole }, i)
       .catch((error: unknown) => { stop.abort(); throw error; })));
   watchdog.stop();
   progress.stop();

@@ -1,5 +1,6 @@
 /**
- * Restoring the paused background jobs (policies.ts), by whoever is the last backfill to leave: each running
+ * Restoring the paused background jobs (policies.ts) and the triggers altered for the backfill's
+ * duration (user-triggers.ts), by whoever is the last backfill to leave: each running
  * backfill holds RUN_LOCK shared, so getting it exclusively proves no backfill is running (a
  * crashed process's lock went with its connection). `migrate resume` calls restorePausedPolicies
  * to repair what a crash left behind.
@@ -10,23 +11,36 @@ import { describeError } from '../../core/errors.js';
 import { RUN_LOCK, ledgerExists } from './ledger.js';
 import { countPausedJobs, jobLabel, restoreRecordedPolicies, type PausedJob } from './policies.js';
 import { sleep } from './retry.js';
+import { countAlteredTriggers, restoreAlteredTriggers } from './user-triggers.js';
 
-/** Restore the paused jobs if no backfill holds RUN_LOCK; undefined when one does. */
-export async function restoreIfIdle(client: Client): Promise<PausedJob[] | undefined> {
-  if (!(await ledgerExists(client))) return [];
+interface Restored { jobs: PausedJob[]; triggers: string[] }
+
+/** Restore the paused jobs and altered triggers if no backfill holds RUN_LOCK; undefined when one does. */
+export async function restoreIfIdle(client: Client): Promise<Restored | undefined> {
+  if (!(await ledgerExists(client))) return { jobs: [], triggers: [] };
   const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${RUN_LOCK}) AS ok`);
   if (!rows[0]?.ok) return undefined;
   try {
-    return await restoreRecordedPolicies(client);
+    const triggers = await restoreAlteredTriggers(client);
+    return { jobs: await restoreRecordedPolicies(client), triggers };
   } finally {
     await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK})`);
   }
 }
 
-function report(ctx: Pick<StepContext, 'emit'>, restored: PausedJob[]): void {
-  if (restored.length === 0) return;
-  ctx.emit({ type: 'info', message: 'Restored the paused background jobs to their state before the backfill:',
-    detail: restored.map((j) => `${jobLabel(j)}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
+/** Jobs paused or triggers altered and not yet restored. */
+async function leftToRestore(client: Client): Promise<number> {
+  return (await countPausedJobs(client)) + (await countAlteredTriggers(client));
+}
+
+function report(ctx: Pick<StepContext, 'emit'>, restored: Restored): void {
+  if (restored.jobs.length > 0) {
+    ctx.emit({ type: 'info', message: 'Restored the paused background jobs to their state before the backfill:',
+      detail: restored.jobs.map((j) => `${jobLabel(j)}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
+  }
+  if (restored.triggers.length > 0) {
+    ctx.emit({ type: 'info', message: 'Put the triggers altered for the backfill back as they were:', detail: restored.triggers });
+  }
 }
 
 /** At the end of a backfill (success or not). Never throws: a failure here must not hide the run's own outcome. */
@@ -37,37 +51,43 @@ export async function restoreWhenLast(ctx: Pick<StepContext, 'target' | 'emit'>)
       // closed connection gets a few moments.
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const restored = await restoreIfIdle(client);
-        if (restored !== undefined) { report(ctx, restored); return restored; }
-        if ((await countPausedJobs(client)) === 0) return [];
+        if (restored !== undefined) { report(ctx, restored); return restored.jobs; }
+        if ((await leftToRestore(client)) === 0) return [];
         await sleep(300);
       }
-      ctx.emit({ type: 'info', message: 'Another backfill is still running on this target; the last one to finish restores the paused background jobs.' });
+      ctx.emit({ type: 'info', message: 'Another backfill is still running on this target; the last one to finish restores the paused background jobs ' +
+        'and altered triggers.' });
       return [];
     }, { applicationName: 'migrate backfill' });
   } catch (error) {
-    ctx.emit({ type: 'warn', message: `Could not restore the paused background jobs: ${describeError(error)}`,
-      detail: ['Run `migrate backfill` again (same flags) or `migrate resume` to restore them; they are recorded in _migrate.paused_job.'] });
+    ctx.emit({ type: 'warn', message: `Could not restore the paused background jobs and altered triggers: ${describeError(error)}`,
+      detail: ['Run `migrate backfill` again (same flags) or `migrate resume` to restore them; they are recorded in ' +
+        '_migrate.paused_job and _migrate.altered_trigger.'] });
     return [];
   }
 }
 
 /**
- * Restore the jobs a crashed backfill left paused (for `migrate resume`). Does nothing while a
- * backfill is running: that one restores them when it ends.
+ * Restore the jobs a crashed backfill left paused, and the triggers it left altered (for `migrate
+ * resume` and the wizard's finish). Does nothing while a backfill is running: that one restores them
+ * when it ends.
  */
 export async function restorePausedPolicies(ctx: Pick<StepContext, 'target' | 'emit' | 'dryRun'>): Promise<PausedJob[]> {
   return withClient(ctx.target, async (client) => {
     if (ctx.dryRun) {
       const paused = await countPausedJobs(client);
       if (paused > 0) ctx.emit({ type: 'info', message: `Would restore ${paused} paused background job${paused === 1 ? '' : 's'}.` });
+      const altered = await countAlteredTriggers(client);
+      if (altered > 0) ctx.emit({ type: 'info', message: `Would put back ${altered} trigger${altered === 1 ? '' : 's'} altered for the backfill.` });
       return [];
     }
     const restored = await restoreIfIdle(client);
     if (restored === undefined) {
-      ctx.emit({ type: 'info', message: 'A backfill is running on this target; it restores the paused background jobs when it ends.' });
+      ctx.emit({ type: 'info', message: 'A backfill is running on this target; it restores the paused background jobs and ' +
+        'altered triggers when it ends.' });
       return [];
     }
     report(ctx, restored);
-    return restored;
+    return restored.jobs;
   }, { applicationName: 'migrate backfill' });
 }

@@ -26,14 +26,19 @@ export function serverPid(client: Client | undefined): number | undefined {
   return client ? serverPids.get(client) : undefined;
 }
 
-/** A connection set up for backfill work (see SESSION_SETTINGS). */
-export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill'): Promise<Client> {
+/**
+ * A connection set up for backfill work (see SESSION_SETTINGS). `replica`: user triggers do not fire
+ * in it (session_replication_role, see user-triggers.ts); a server that refuses it fails the open.
+ */
+export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill', options: { replica?: boolean } = {}):
+  Promise<Client> {
   const client = await connect(endpoint, { applicationName });
   try {
     const { rows } = await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, count(set_config(s.name, v.value, false))
       FROM pg_settings s JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
     [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
     if (rows[0]) serverPids.set(client, rows[0].pid);
+    if (options.replica) await client.query('SET session_replication_role = replica');
   } catch (error) {
     discard(client);
     throw error;

@@ -38,6 +38,8 @@ export interface WorkerShared {
   failures?: Map<string, number>;
   /** Where each worker reports what it holds and when it last moved, for the watchdog (watchdog.ts). */
   activityFor?: (index: number) => WorkerActivity;
+  /** Target sessions in replica mode, so user triggers do not fire for copied rows (user-triggers.ts). */
+  replicaRole?: boolean;
 }
 
 const PENDING_POLL_MS = 200;
@@ -96,7 +98,7 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
     let bytes = 0;
     try {
       source ??= activity.source = await openSession(shared.source);
-      target ??= activity.target = await openSession(shared.target);
+      target ??= activity.target = await openSession(shared.target, undefined, { replica: shared.replicaRole ?? false });
       connectAttempt = 0;
       await target.query('BEGIN');
       slice = await claim(target, shared.tables, index, retry?.slice);

@@ -1,0 +1,271 @@
+/**
+ * User triggers on backfilled tables (issue #8). The rows the backfill copies already had their
+ * triggers' effects on the source, and the schema copy brought those effects (audit rows,
+ * counters) over: firing the target's triggers again for them doubles AFTER effects and lets
+ * BEFORE triggers change the rows, which validate then reports and --repair can never fix.
+ *
+ * The default ("skip") suppresses them only for the backfill's own sessions, by
+ * `session_replication_role = replica`, so dual-writes keep firing them. Replica mode also changes
+ * what else fires, which this module squares:
+ * - triggers set ENABLE REPLICA fire *only* in replica mode: disabled for the backfill's duration
+ *   (dual-writes, in origin mode, never fire them anyway);
+ * - triggers set ENABLE ALWAYS fire in replica mode too: suppressing them would need DISABLE, which
+ *   dual-writes would feel, so the operator has to choose (fire or disable);
+ * - TimescaleDB's own triggers (the continuous-aggregate invalidation trigger of versions before
+ *   2.23) must keep firing: set ENABLE ALWAYS for the duration;
+ * - foreign-key checks are triggers too and do not run for the backfilled rows (as with
+ *   `pg_dump --disable-triggers`): the rows are the source's, where the keys held.
+ * Where the target user may not set session_replication_role (managed services without
+ * superuser), or ALWAYS triggers exist, the backfill stops before copying and asks for an explicit
+ * `--user-triggers fire|disable` (plan field backfill.userTriggers).
+ *
+ * Every trigger altered for the duration is recorded first, in the same transaction, in
+ * `_migrate.altered_trigger`, and put back by whoever ends the last backfill (restore.ts), by
+ * `migrate resume`, or by `migrate clean`: a crash never leaves a trigger off.
+ */
+import type { Client } from '../../core/db.js';
+import { withTransaction } from '../../core/db.js';
+import { MigrateError, UsageError, isPgError } from '../../core/errors.js';
+import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifiers.js';
+import { ledgerExists } from './ledger.js';
+
+export const USER_TRIGGER_CHOICES = ['skip', 'fire', 'disable'] as const;
+/** skip: backfilled rows do not fire them (default); fire: they do; disable: off for everyone during the backfill. */
+export type UserTriggerChoice = (typeof USER_TRIGGER_CHOICES)[number];
+
+/** pg_trigger.tgenabled: O origin (the default), R replica only, A always, D disabled. */
+type Enabled = 'O' | 'R' | 'A' | 'D';
+
+export interface TriggerInfo {
+  table: QualifiedName;
+  name: string;
+  enabled: Enabled;
+  /** Its function lives in a TimescaleDB schema: TimescaleDB's own (cagg invalidation before 2.23). */
+  timescale: boolean;
+  /** pg_get_triggerdef, for the messages. */
+  definition: string;
+}
+
+export interface TriggerHandling {
+  /** none: no enabled user trigger on these tables; replica: the backfill's sessions run in replica mode. */
+  mode: 'none' | 'replica' | 'fire' | 'disable';
+  /** The enabled user triggers, `schema.table: name`. */
+  triggers: string[];
+  /** Altered for the backfill's duration (recorded in the ledger, restored at the end). */
+  altered: { trigger: string; to: 'disabled' | 'always' }[];
+}
+
+export interface TriggerAlteration { trigger: TriggerInfo; to: 'disabled' | 'always' }
+
+/** The decision, and the alterations it needs for the backfill's duration. */
+export interface TriggerPlan { handling: TriggerHandling; toAlter: TriggerAlteration[] }
+
+export const ALTERED_TRIGGER_DDL = `
+CREATE TABLE IF NOT EXISTS _migrate.altered_trigger (
+  schema_name text NOT NULL,
+  table_name text NOT NULL,
+  trigger_name text NOT NULL,
+  was_enabled "char" NOT NULL,
+  altered_at timestamptz NOT NULL DEFAULT now(),
+  altered_by text NOT NULL,
+  PRIMARY KEY (schema_name, table_name, trigger_name)
+);`;
+
+const TRIGGERS_SQL = `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled AS enabled,
+    fn.nspname LIKE '\\_timescaledb%' AS timescale, pg_get_triggerdef(t.oid) AS definition
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace
+  JOIN unnest($1::text[], $2::text[]) x(s, r) ON n.nspname = x.s AND c.relname = x.r
+  WHERE NOT t.tgisinternal
+  ORDER BY 1, 2, 3`;
+
+/** Non-internal triggers on the tables (on a hypertable: its own, which TimescaleDB mirrors on every chunk). */
+export async function triggersOn(client: Client, tables: QualifiedName[]): Promise<TriggerInfo[]> {
+  if (tables.length === 0) return [];
+  const { rows } = await client.query<{ schema: string; table: string; name: string; enabled: Enabled; timescale: boolean; definition: string }>(
+    TRIGGERS_SQL, [tables.map((t) => t.schema), tables.map((t) => t.table)]);
+  return rows.map((r) => ({ table: { schema: r.schema, table: r.table }, name: r.name, enabled: r.enabled, timescale: r.timescale,
+    definition: r.definition }));
+}
+
+/** Whether this session may set session_replication_role (superuser, or GRANT SET ON PARAMETER on 15+). */
+export async function canUseReplicaRole(client: Client): Promise<boolean> {
+  try {
+    await withTransaction(client, async () => {
+      await client.query('SET LOCAL session_replication_role = replica');
+      // withTransaction commits; nothing was written, and SET LOCAL ends with the transaction.
+    });
+    return true;
+  } catch (error) {
+    if (isPgError(error) && error.code === '42501') return false;
+    throw error;
+  }
+}
+
+export const label = (t: Pick<TriggerInfo, 'table' | 'name'>): string => `${displayName(t.table)}: ${t.name}`;
+
+/** What each choice means, for the refusal and the wizard. */
+export const CHOICE_MEANINGS: Record<Exclude<UserTriggerChoice, 'skip'>, string> = {
+  fire: 'the triggers fire for every backfilled row as if it were a new insert: AFTER triggers repeat effects the ' +
+    'source already had (audit rows, counters: already copied with the schema), BEFORE triggers may change the rows ' +
+    '(validate then reports them); dual-writes are not affected',
+  disable: 'ALTER TABLE … DISABLE TRIGGER for the backfill\'s duration (needs ownership of the tables): backfilled rows do ' +
+    'not fire them, but neither do dual-writes arriving meanwhile, whose effects (audit rows, counters) are then ' +
+    'missing on the target; they are enabled again when the backfill ends (also after a crash: recorded in the ledger)',
+};
+
+/**
+ * Decide, before anything is copied, how the backfill treats the tables' triggers. Throws a
+ * UsageError (exit 2, nothing changed) when the default cannot hold and no choice was made.
+ */
+export async function planTriggerHandling(target: Client, tables: QualifiedName[], choice: UserTriggerChoice | undefined):
+  Promise<TriggerPlan> {
+  const all = await triggersOn(target, tables);
+  const user = all.filter((t) => !t.timescale && t.enabled !== 'D');
+  const triggers = user.map(label);
+  if (user.length === 0) return { handling: { mode: 'none', triggers, altered: [] }, toAlter: [] };
+  const chosen = choice ?? 'skip';
+  if (chosen === 'fire') return { handling: { mode: 'fire', triggers, altered: [] }, toAlter: [] };
+  if (chosen === 'disable') {
+    const toAlter = user.map((trigger) => ({ trigger, to: 'disabled' as const }));
+    return { handling: { mode: 'disable', triggers, altered: toAlter.map(describeAlteration) }, toAlter };
+  }
+  const problem = await replicaProblem(target, user);
+  if (problem) throw needChoice(user, problem);
+  const toAlter = [
+    ...user.filter((t) => t.enabled === 'R').map((trigger) => ({ trigger, to: 'disabled' as const })),
+    ...all.filter((t) => t.timescale && t.enabled === 'O').map((trigger) => ({ trigger, to: 'always' as const })),
+  ];
+  return { handling: { mode: 'replica', triggers, altered: toAlter.map(describeAlteration) }, toAlter };
+}
+
+function describeAlteration({ trigger, to }: TriggerAlteration): TriggerHandling['altered'][number] {
+  return { trigger: label(trigger), to };
+}
+
+/** Why the default (skip, by replica mode) cannot hold for these triggers; undefined when it can. */
+async function replicaProblem(target: Client, user: TriggerInfo[]): Promise<{ reason: string; permitted: boolean } | undefined> {
+  const always = user.filter((t) => t.enabled === 'A');
+  const permitted = await canUseReplicaRole(target);
+  if (!permitted) {
+    return { permitted, reason: 'the target user may not set session_replication_role (it needs superuser, or on PostgreSQL 15+ ' +
+      '`GRANT SET ON PARAMETER session_replication_role`), which the backfill uses so that the rows it copies do not fire them ' +
+      'while dual-writes still do' };
+  }
+  if (always.length > 0) {
+    return { permitted, reason: `${always.map(label).join(', ')} ${always.length === 1 ? 'is' : 'are'} ENABLE ALWAYS: ` +
+      `${always.length === 1 ? 'it fires' : 'they fire'} even in the replica mode the backfill uses to keep triggers from firing ` +
+      'for the rows it copies' };
+  }
+  return undefined;
+}
+
+/**
+ * For the wizard: the enabled user triggers and why the default cannot hold, when the operator must
+ * choose between fire and disable; undefined when no choice is needed.
+ */
+export async function triggerChoiceNeeded(target: Client, tables: QualifiedName[]): Promise<{ triggers: string[]; reason: string } | undefined> {
+  const user = (await triggersOn(target, tables)).filter((t) => !t.timescale && t.enabled !== 'D');
+  if (user.length === 0) return undefined;
+  const problem = await replicaProblem(target, user);
+  return problem ? { triggers: user.map(label), reason: problem.reason } : undefined;
+}
+
+function needChoice(user: TriggerInfo[], { reason, permitted }: { reason: string; permitted: boolean }): UsageError {
+  return new UsageError(`The backfilled tables have user triggers (${user.map(label).join('; ')}), and ${reason}. ` +
+    'Nothing was copied.', {
+    hint: 'Choose explicitly and run again with one of:\n' +
+      `  --user-triggers fire      ${CHOICE_MEANINGS.fire};\n` +
+      `  --user-triggers disable   ${CHOICE_MEANINGS.disable}.\n` +
+      (permitted ? '' : 'Or grant the right and keep the default: GRANT SET ON PARAMETER session_replication_role TO <target user>; ') +
+      '(in a plan file: backfill.userTriggers).',
+  });
+}
+
+function alterSql(table: QualifiedName, trigger: string, enabled: Enabled): string {
+  const verb = { O: 'ENABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS', D: 'DISABLE' }[enabled];
+  return `ALTER TABLE ${quoteQualified(table)} ${verb} TRIGGER ${quoteIdent(trigger)}`;
+}
+
+/** For dry runs: the statements altering and restoring the triggers. */
+export function alterationSql(toAlter: TriggerAlteration[]): string[] {
+  return toAlter.map(({ trigger, to }) => alterSql(trigger.table, trigger.name, to === 'disabled' ? 'D' : 'A'));
+}
+
+/**
+ * Alter the triggers for the backfill's duration, each recorded in the same transaction. A trigger
+ * recorded already (another backfill of this run altered it) is left as it is: the record keeps its
+ * original state.
+ */
+export async function alterTriggers(client: Client, toAlter: TriggerAlteration[], by: string): Promise<void> {
+  if (toAlter.length === 0) return;
+  await client.query(ALTERED_TRIGGER_DDL);
+  for (const { trigger, to } of toAlter) {
+    try {
+      await withTransaction(client, async () => {
+        // ALTER TABLE … TRIGGER waits for in-flight dual-write transactions on the table: briefly, or give up.
+        await client.query("SET LOCAL lock_timeout = '30s'");
+        const { rowCount } = await client.query(`INSERT INTO _migrate.altered_trigger (schema_name, table_name, trigger_name, was_enabled, altered_by)
+          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [trigger.table.schema, trigger.table.table, trigger.name, trigger.enabled, by]);
+        if (rowCount === 1) await client.query(alterSql(trigger.table, trigger.name, to === 'disabled' ? 'D' : 'A'));
+      });
+    } catch (error) {
+      throw new MigrateError(`Could not ${to === 'disabled' ? 'disable' : 'set ENABLE ALWAYS on'} the trigger ${label(trigger)} ` +
+        `for the backfill: ${isPgError(error) ? error.message : String(error)}. Nothing was copied.`, {
+        hint: isPgError(error) && error.code === '42501'
+          ? 'Altering a trigger needs ownership of the table: run the backfill as its owner, or choose --user-triggers fire.'
+          : 'Run the backfill again; triggers already altered are put back when it ends (or by `migrate resume`).',
+        cause: error,
+      });
+    }
+  }
+}
+
+/**
+ * Put every recorded trigger back the way it was and forget it. Callers make sure no backfill is
+ * running (RUN_LOCK), or it would lose its alteration. A trigger or table dropped meanwhile has
+ * nothing to restore.
+ */
+export async function restoreAlteredTriggers(client: Client): Promise<string[]> {
+  if (!(await ledgerExists(client)) || !(await hasAlteredTriggerTable(client))) return [];
+  const { rows } = await client.query<{ schema: string; table: string; name: string; was: Enabled }>(
+    `SELECT schema_name AS schema, table_name AS table, trigger_name AS name, was_enabled AS was FROM _migrate.altered_trigger ORDER BY 1, 2, 3`);
+  const restored: string[] = [];
+  for (const row of rows) {
+    const table = { schema: row.schema, table: row.table };
+    await withTransaction(client, async () => {
+      const exists = (await client.query(`SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND t.tgname = $3`,
+      [row.schema, row.table, row.name])).rowCount !== 0;
+      if (exists) await client.query(alterSql(table, row.name, row.was));
+      await client.query('DELETE FROM _migrate.altered_trigger WHERE schema_name = $1 AND table_name = $2 AND trigger_name = $3',
+        [row.schema, row.table, row.name]);
+    });
+    restored.push(`${label({ table, name: row.name })} (${{ O: 'enabled', R: 'enabled replica', A: 'enabled always', D: 'disabled' }[row.was]})`);
+  }
+  return restored;
+}
+
+export async function countAlteredTriggers(client: Client): Promise<number> {
+  if (!(await ledgerExists(client)) || !(await hasAlteredTriggerTable(client))) return 0;
+  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM _migrate.altered_trigger');
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function hasAlteredTriggerTable(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>("SELECT to_regclass('_migrate.altered_trigger') IS NOT NULL AS ok");
+  return Boolean(rows[0]?.ok);
+}
+
+/** One line for the run's log. */
+export function describeHandling(handling: TriggerHandling): string | undefined {
+  if (handling.mode === 'none') return undefined;
+  const list = handling.triggers.join('; ');
+  switch (handling.mode) {
+    case 'replica': return `User triggers (${list}) do not fire for the backfilled rows (the backfill's sessions use ` +
+      'session_replication_role = replica); dual-writes still fire them.';
+    case 'fire': return `User triggers (${list}) fire for every backfilled row (--user-triggers fire).`;
+    case 'disable': return `User triggers (${list}) are disabled until the backfill ends, for dual-writes too ` +
+      '(--user-triggers disable).';
+  }
+}
