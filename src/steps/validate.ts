@@ -18,7 +18,7 @@ import { guardCompletionPoints } from './completion-point-guard.js';
 import { DEFAULT_LATENESS, readInterval } from './completion-point.js';
 import { compareWindow, type WindowValidation } from './validate-window.js';
 import {
-  EMPTY_SLICE, castTowardsTarget, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
+  EMPTY_SLICE, castTowardsTarget, columnWarnings, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
 } from './validate-checksums.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
@@ -193,11 +193,7 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
   const { window, skipped } = await compareWindow(source, target, { pair, until: p.until, columns: p.columns, lateness: p.lateness,
     timezone: p.timezone, dualWritesFrom: p.dualWritesFrom });
   if (skipped) warnings.push(`the dual-write window (rows at or after T) was not compared: ${skipped}`);
-  if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
-  if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
-  for (const [name, cast] of p.columns.casts) {
-    warnings.push(`${name} differs in type; the ${cast.side}'s values are cast to ${cast.type} to compare them`);
-  }
+  warnings.push(...columnWarnings(p.columns));
   return {
     table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
     slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ...(window ? { window } : {}),
