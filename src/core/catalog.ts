@@ -153,7 +153,8 @@ export async function describeTable(client: Client, oid: number): Promise<TableI
   return info;
 }
 
-async function readColumns(client: Client, oid: number): Promise<ColumnInfo[]> {
+/** A table's columns in attnum order (no dropped or system columns). */
+export async function readColumns(client: Client, oid: number): Promise<ColumnInfo[]> {
   const { rows } = await client.query<ColumnInfo>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
             a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum::int AS ordinal

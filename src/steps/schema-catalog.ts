@@ -13,17 +13,20 @@ const NOT_USER_SCHEMAS = `n.nspname NOT IN ('information_schema', '_migrate', 't
     'timescaledb_experimental') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT LIKE '\\_timescaledb%'`;
 
 /**
- * The user's tables (plain, partitioned and foreign; top-level only, so partitions are not listed
- * one by one): everything outside the system, TimescaleDB internal and `_migrate` schemas that
- * does not belong to an extension (PostGIS' spatial_ref_sys is not the user's table).
+ * SQL condition on `pg_class c` joined to `pg_namespace n`: a top-level relation (partitions are not
+ * listed one by one) outside the system, TimescaleDB internal and `_migrate` schemas that does not
+ * belong to an extension (PostGIS' spatial_ref_sys is not the user's table).
  */
+export const USER_RELATION = `NOT c.relispartition AND ${NOT_USER_SCHEMAS}
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                                    AND d.deptype = 'e')`;
+
+/** The user's tables (plain, partitioned and foreign; see USER_RELATION). */
 export async function listUserTables(client: Client): Promise<QualifiedName[]> {
   const { rows } = await client.query<QualifiedName>(
     `SELECT n.nspname AS schema, c.relname AS table
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition AND ${NOT_USER_SCHEMAS}
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                                                    AND d.deptype = 'e')
+      WHERE c.relkind IN ('r', 'p', 'f') AND ${USER_RELATION}
       ORDER BY 1, 2`);
   return rows;
 }

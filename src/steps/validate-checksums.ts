@@ -138,10 +138,34 @@ export async function edgeChecksum(client: Client, q: Pick<ChecksumQuery, 'table
   // For integer columns "infinity" is the type's maximum: the window's last slice stops just below it.
   const top = highestValue(q.type);
   const where = edge === 'null' ? `${col} IS NULL` : `${col} = ${isIntegerTimeType(q.type) ? top : `'${top}'`}`;
+  return figuresOf(client, quoteQualified(q.table), q, where);
+}
+
+/**
+ * A whole table's figures (plain tables, validate-plain.ts): one pass inside the database, only the
+ * sums come back. `only`: the table's own rows, not its inheritance children's (listed on their own).
+ */
+export function tableChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'columns' | 'side'>, only: boolean):
+  Promise<SliceFigures> {
+  return figuresOf(client, `${only ? 'ONLY ' : ''}${quoteQualified(q.table)}`, q, 'true');
+}
+
+async function figuresOf(client: Client, from: string, q: Pick<ChecksumQuery, 'columns' | 'side'>, where: string): Promise<SliceFigures> {
   const { rows } = await client.query<{ rows: string; sum1: string; sum2: string }>(
-    `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${quoteQualified(q.table)} WHERE ${where}) r`);
+    `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${from} WHERE ${where}) r`);
   const row = rows[0];
   return { rows: Number(row?.rows ?? 0), sum1: row?.sum1 ?? '0', sum2: row?.sum2 ?? '0' };
+}
+
+/** What the shared-column comparison leaves out or converts, for the report. */
+export function columnWarnings(columns: HashColumns): string[] {
+  const warnings: string[] = [];
+  if (columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${columns.onlyOnSource.join(', ')}`);
+  if (columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${columns.onlyOnTarget.join(', ')}`);
+  for (const [name, cast] of columns.casts) {
+    warnings.push(`${name} differs in type; the ${cast.side}'s values are cast to ${cast.type} to compare them`);
+  }
+  return warnings;
 }
 
 export const EMPTY_SLICE: SliceFigures = { rows: 0, sum1: '0', sum2: '0' };

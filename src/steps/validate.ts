@@ -5,6 +5,8 @@
  * (validate-checksums.ts), each side read from one snapshot. A differing slice is reported with
  * both sides' figures; `--repair` re-backfills just those slices and checks them again.
  * `--estimate` is the reference procedure's fast approximate check instead (validate-estimate.ts).
+ * With `plainTables`, the tables the schema step copied whole are compared afterwards and reported
+ * apart (validate-plain.ts): they do not change `ok`.
  */
 import { createHash } from 'node:crypto';
 import { resolveFrom, resolveTimeTables, resolveUntil, type TimeTablePair } from '../core/completion-points.js';
@@ -18,11 +20,12 @@ import { guardCompletionPoints } from './completion-point-guard.js';
 import { DEFAULT_LATENESS, readInterval } from './completion-point.js';
 import { compareWindow, type WindowValidation } from './validate-window.js';
 import {
-  EMPTY_SLICE, castTowardsTarget, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
+  EMPTY_SLICE, castTowardsTarget, columnWarnings, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
 } from './validate-checksums.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
 import type { UserTriggerChoice } from './backfill/user-triggers.js';
+import { comparePlainTables, summarizePlainTables, type PlainTableValidation, type PlainTablesSummary } from './validate-plain.js';
 import { checkRange, sliceEdges, type SliceEdges } from './validate-slices.js';
 
 export interface ValidateInput {
@@ -38,6 +41,8 @@ export interface ValidateInput {
   lateness?: string;
   /** For --repair's backfill: what the tables' user triggers do for re-copied rows. */
   userTriggers?: UserTriggerChoice;
+  /** Also compare the plain tables (validate-plain.ts); default false, the CLI decides. Not with estimate. */
+  plainTables?: boolean;
 }
 
 export interface SliceDifference {
@@ -74,6 +79,9 @@ export interface ValidateResult {
   ok: boolean;
   tables: TableValidation[];
   estimates?: EstimateRow[];
+  /** With plainTables: every plain table's figures; never part of `ok` (they may differ during dual-writes). */
+  plainTables?: PlainTableValidation[];
+  plainTablesSummary?: PlainTablesSummary;
   /** With --repair: what was re-backfilled and how the second check went. */
   repair?: { ranges: { table: string; start: string; end: string }[]; dryRun: boolean; after: TableValidation[] };
 }
@@ -101,6 +109,11 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
       hint: 'Run `migrate validate --repair` (exact checksums) to find and repair differing slices.',
     });
   }
+  if (input.estimate && input.plainTables) {
+    throw new UsageError('--estimate and --plain-tables do not go together: plain tables are compared by exact checksums.', {
+      hint: 'Run `migrate validate --plain-tables` without --estimate.',
+    });
+  }
   return withClient(ctx.source, (source) => withClient(ctx.target, async (target) => {
     // Before anything is read as text: values and slice edges travel between the two sessions.
     await Promise.all([pinSessionFormats(source), pinSessionFormats(target)]);
@@ -113,6 +126,10 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
     const prepared = await prepare(source, target, pairs, input, ctx);
     const tables = await compareAll(source, target, prepared, ctx);
     const result: ValidateResult = { mode: 'checksums', ok: tables.every((t) => t.ok), tables };
+    if (input.plainTables) {
+      result.plainTables = await inSnapshots(source, target, () => comparePlainTables(source, target, pairs.map((p) => p.spec), ctx));
+      result.plainTablesSummary = summarizePlainTables(result.plainTables);
+    }
     if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx, input);
     if (result.repair && !ctx.dryRun) result.ok = result.repair.after.every((t) => t.ok);
     return result;
@@ -144,10 +161,8 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
 }
 
 /** Compare every table, each side in one read-only snapshot, both sides at the same time. */
-async function compareAll(source: Client, target: Client, prepared: Prepared[], ctx: StepContext): Promise<TableValidation[]> {
-  // Session settings were pinned before (a SET inside this transaction would end with its ROLLBACK).
-  await Promise.all([source, target].map((client) => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')));
-  try {
+function compareAll(source: Client, target: Client, prepared: Prepared[], ctx: StepContext): Promise<TableValidation[]> {
+  return inSnapshots(source, target, async () => {
     const results: TableValidation[] = [];
     for (const [i, p] of prepared.entries()) {
       ctx.emit({ type: 'phase', id: 'validate', message: `Checksumming ${p.pair.key} on both sides (${i + 1}/${prepared.length})…` });
@@ -155,6 +170,15 @@ async function compareAll(source: Client, target: Client, prepared: Prepared[], 
       ctx.emit({ type: 'done', id: 'validate', message: describeOutcome(results[results.length - 1] as TableValidation), ok: results[results.length - 1]?.ok });
     }
     return results;
+  });
+}
+
+/** Run `work` with each side in one read-only snapshot, begun together; nothing is written, so it ends in ROLLBACK. */
+async function inSnapshots<T>(source: Client, target: Client, work: () => Promise<T>): Promise<T> {
+  // Session settings were pinned before (a SET inside this transaction would end with its ROLLBACK).
+  await Promise.all([source, target].map((client) => client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')));
+  try {
+    return await work();
   } finally {
     await Promise.all([source, target].map((client) => client.query('ROLLBACK').catch(() => undefined)));
   }
@@ -196,11 +220,7 @@ async function compareTable(source: Client, target: Client, p: Prepared): Promis
   const { window, skipped } = await compareWindow(source, target, { pair, until: p.until, columns: p.columns, lateness: p.lateness,
     timezone: p.timezone, dualWritesFrom: p.dualWritesFrom });
   if (skipped) warnings.push(`the dual-write window (rows at or after T) was not compared: ${skipped}`);
-  if (p.columns.onlyOnSource.length > 0) warnings.push(`not compared, only on the source: ${p.columns.onlyOnSource.join(', ')}`);
-  if (p.columns.onlyOnTarget.length > 0) warnings.push(`not compared, only on the target: ${p.columns.onlyOnTarget.join(', ')}`);
-  for (const [name, cast] of p.columns.casts) {
-    warnings.push(`${name} differs in type; the ${cast.side}'s values are cast to ${cast.type} to compare them`);
-  }
+  warnings.push(...columnWarnings(p.columns));
   return {
     table: pair.key, column: pair.column, type: shortTypeName(pair.type), from: p.from, until: p.until, slicing: p.edges.origin,
     slices: bounds.length - 1, rows: total, columns: p.columns.names, warnings, differences, ...(window ? { window } : {}),

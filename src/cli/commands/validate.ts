@@ -1,4 +1,7 @@
-/** `migrate validate`: compare source and target over [from, T); exit 3 when anything differs. */
+/**
+ * `migrate validate`: compare source and target over [from, T); exit 3 when anything differs there.
+ * Plain tables are compared too (whole), and reported apart without changing the exit status.
+ */
 import type { Command } from 'commander';
 import path from 'node:path';
 import { DifferencesFoundError, MigrateError, UsageError } from '../../core/errors.js';
@@ -9,6 +12,7 @@ import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 import type { TableValidation, ValidateResult } from '../../steps/validate.js';
+import { describePlainTables, type PlainTableValidation } from '../../steps/validate-plain.js';
 
 interface Flags extends CommonFlags {
   table?: string[];
@@ -19,6 +23,8 @@ interface Flags extends CommonFlags {
   repair?: boolean;
   lateness?: string;
   userTriggers?: UserTriggerChoice;
+  /** undefined: neither --plain-tables nor --no-plain-tables. */
+  plainTables?: boolean;
 }
 
 export function register(program: Command): void {
@@ -33,6 +39,9 @@ export function register(program: Command): void {
     .option('--lateness <interval>', 'rows this close to now (either side) may be in flight: left out of the dual-write window ' +
       '(default 10 minutes)')
     .addOption(userTriggersOption())
+    .option('--plain-tables', 'also compare the plain tables (those copied with the schema), reported apart, never exit 3; ' +
+      'the default unless --table or --estimate is given')
+    .option('--no-plain-tables', 'compare the time tables only')
     .action(async (flags: Flags) => {
       if (flags.userTriggers && !flags.repair) {
         throw new UsageError('--user-triggers applies to the rows --repair copies again; without --repair nothing is copied.', {
@@ -58,22 +67,27 @@ export function register(program: Command): void {
         ...(flags.repair ? { repair: true } : {}),
         ...(flags.lateness !== undefined ? { lateness: flags.lateness } : {}),
         ...(flags.userTriggers ? { userTriggers: flags.userTriggers } : {}),
+        // Tables named with --table: just those, unless --plain-tables says otherwise.
+        plainTables: flags.plainTables ?? (!flags.estimate && (flags.table ?? []).length === 0),
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
         const differing = (result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table);
+        const plain = result.plainTablesSummary && result.plainTablesSummary.match < result.plainTablesSummary.tables
+          ? `; plain tables: ${describePlainTables(result.plainTablesSummary)}` : '';
         await recordOutcome(runtime, ['validate'], {
           status: result.ok ? 'done' : 'failed', startedAt,
-          message: result.ok ? 'source and target match below the completion point' : `differences in ${differing.join(', ')}`,
-          data: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, rows: t.rows, ok: t.ok })) },
+          message: `${result.ok ? 'source and target match below the completion point' : `differences in ${differing.join(', ')}`}${plain}`,
+          data: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, rows: t.rows, ok: t.ok })),
+            ...(result.plainTables ? { plainTables: result.plainTables.map((t) => ({ table: t.table, rows: t.rows, status: t.status })) } : {}) },
         });
       }
-      printResult(runtime, result, () => formatResult(result));
+      printResult(runtime, result, () => formatResult(result, flags));
       throwUnlessOk(result, flags);
     });
 }
 
-function formatResult(result: ValidateResult): string {
+function formatResult(result: ValidateResult, flags: Flags): string {
   if (result.mode === 'estimate') {
     const rows = (n: number): string => (n < 0 ? '-' : `~${Math.round(n).toLocaleString('en-US')}`);
     return [
@@ -103,7 +117,43 @@ function formatResult(result: ValidateResult): string {
     }
   }
   if (result.ok) lines.push('', 'Source and target match below the completion point and in the dual-write window.');
+  lines.push(...formatPlainTables(result, flags));
   return lines.join('\n');
+}
+
+/** Plain tables, apart from the time tables: which do not match, with both sides' row counts. */
+function formatPlainTables(result: ValidateResult, flags: Flags): string[] {
+  const { plainTables: tables, plainTablesSummary: summary } = result;
+  if (!tables || !summary) return [];
+  const n = (v: number | null): string => (v === null ? '-' : v.toLocaleString('en-US'));
+  const lines = ['', `Plain tables (whole tables, row count and checksum): ${describePlainTables(summary)}.`];
+  const off = tables.filter((t) => t.status !== 'match');
+  if (off.length > 0) {
+    lines.push(formatTable(off, [
+      { header: 'plain table', value: (t) => t.table },
+      { header: 'source rows', value: (t) => n(t.rows.source), align: 'right' },
+      { header: 'target rows', value: (t) => n(t.rows.target), align: 'right' },
+      { header: 'result', value: plainStatus },
+    ]));
+  }
+  if (off.some((t) => t.status !== 'error')) {
+    const again = formatCommandLine(['migrate', 'validate', ...sameRunArgs(flags), ...(flags.table?.length ? ['--plain-tables'] : [])]);
+    lines.push('', 'While the application writes to both databases, the plain tables it writes may differ, so these do not change ' +
+      'the exit status. Once writes to the source have stopped, right before switching over, they must match: ' +
+      `run \`${again}\` then.`);
+  }
+  for (const t of tables) for (const w of t.warnings) lines.push(`warning: ${t.table}: ${w}`);
+  return lines;
+}
+
+function plainStatus(t: PlainTableValidation): string {
+  switch (t.status) {
+    case 'differ': return `differ: ${(t.kind ?? 'changed-rows').replace('-', ' ')}`;
+    case 'source-only': return 'only on the source (missing on the target)';
+    case 'target-only': return 'only on the target';
+    case 'error': return `not compared: ${t.error ?? 'error'}`;
+    default: return t.status;
+  }
 }
 
 function formatSummary(tables: TableValidation[]): string {
@@ -157,12 +207,16 @@ function formatDifferences(tables: TableValidation[]): string {
   ]);
 }
 
-function throwUnlessOk(result: ValidateResult, flags: Flags): void {
-  if (result.ok) return;
-  // The same tables and bounds, so the suggested command checks exactly what this run checked.
-  const args = [...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
+/** The same tables, bounds and --dir as this run, so a suggested command checks exactly what this run checked. */
+function sameRunArgs(flags: Flags): string[] {
+  return [...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
     ...(flags.until ?? []).flatMap((v) => ['--until', v]), ...(flags.from ?? []).flatMap((v) => ['--from', v]),
     ...(flags.timezone ? ['--timezone', flags.timezone] : []), ...dirArgs(flags.dir)];
+}
+
+function throwUnlessOk(result: ValidateResult, flags: Flags): void {
+  if (result.ok) return;
+  const args = sameRunArgs(flags);
   const command = (name: 'validate' | 'backfill', ...extra: string[]): string => formatCommandLine(['migrate', name, ...args, ...extra]);
   if (result.mode === 'estimate') {
     const unusable = (result.estimates ?? []).filter((e) => e.status === 'unusable');
