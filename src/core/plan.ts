@@ -86,6 +86,10 @@ export const planSchema = z.strictObject({
   schema: z.strictObject({
     /** Load the schema even though the target already holds user tables (destructive; default false). */
     allowNonEmptyTarget: z.boolean().optional(),
+    /** Carry ownership from the source (default true; like `migrate schema --no-owner` when false). */
+    owners: z.boolean().optional(),
+    /** Carry GRANT/REVOKE and default privileges (default true; like `--no-privileges` when false). */
+    privileges: z.boolean().optional(),
   }).optional(),
   dualWrites: z.strictObject({
     /** The operator's word that the application now writes to both databases. */

@@ -96,6 +96,10 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
       ctx.emit({ type: 'command', command: result.commands.privileges });
       ctx.emit({ type: 'info', message: 'Then each ownership and privilege statement of that schema-only dump is applied on its own; ' +
         'those the target refuses are reported and written to privileges-refused.sql.' });
+      const { forecastPrivileges, describeForecast } = await import('./privileges-preview.js');
+      const forecast = await withClient(ctx.source, (s) => withClient(ctx.target, (t) => forecastPrivileges(s, t)));
+      const [headline = '', ...detail] = describeForecast(forecast);
+      ctx.emit({ type: 'info', message: headline, detail: detail.map((l) => l.trim()) });
     }
     ctx.emit({ type: 'info', message: 'Passwords in --source/--target go to pg_dump and psql as PGPASSWORD, not on the command line. ' +
       'Dry run: nothing was written and nothing was changed.' });

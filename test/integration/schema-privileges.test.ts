@@ -107,4 +107,19 @@ describe('migrate schema: owners and privileges', () => {
     expect(readFileSync(file, 'utf8')).toContain(`OWNER TO "${OWNER}"`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  it('--dry-run forecasts what can and cannot come across, for a superuser and for a managed-service admin', async () => {
+    const d = await source();
+    const asSuperuser = await schema(d, ['--dry-run']);
+    expect(asSuperuser.code, output(asSuperuser)).toBe(0);
+    const said = asSuperuser.stdout + asSuperuser.stderr;
+    expect(said).toMatch(new RegExp(`role\\(s\\) own the source's objects or hold grants on them: .*${OWNER}`));
+    expect(said).toContain(READER);
+    expect(said).toContain('is a superuser: every owner and grant of an existing role can be applied');
+    await sql(clusterUrl('target'), `ALTER DATABASE "${d.targetName}" OWNER TO ${ADMIN}`);
+    const asAdmin = await schema(d, ['--dry-run'], d.target.replace(/\/\/[^@]*@/, `//${ADMIN}:admin-pw@`));
+    expect(asAdmin.code, output(asAdmin)).toBe(0);
+    expect(asAdmin.stdout + asAdmin.stderr).toContain(`is not a superuser: it can give objects only to roles it is a member of (not to ${OWNER})`);
+    expect(await owner(d.target, 'accounts')).toBe('');
+  });
 });
