@@ -123,6 +123,10 @@ export const planSchema = z.strictObject({
      */
     userTriggers: z.enum(['skip', 'fire', 'disable']).optional(),
   }).optional(),
+  switchOver: z.strictObject({
+    /** Ids to set the sequences beyond the highest in use (`migrate sequences --margin`; default 0). */
+    sequenceMargin: z.number().int().min(0).optional(),
+  }).optional(),
   validate: z.strictObject({
     /** Skip validation (default false). */
     skip: z.boolean().optional(),

@@ -14,6 +14,7 @@ export const STEP_IDS = [
   'completion-point',
   'backfill',
   'validate',
+  'switch-over',
   'finish',
 ] as const;
 
@@ -48,6 +49,8 @@ export const STEPS: readonly StepInfo[] = [
     summary: 'copy [start, T) from source to target, exactly once, resumable' },
   { id: 'validate', title: 'Validation', command: 'migrate validate',
     summary: 'compare source and target over [start, T)' },
+  { id: 'switch-over', title: 'Switch-over', command: 'migrate readiness',
+    summary: 'set the sequences past every id, run the switch-over checklist, and say what to do in the application' },
   { id: 'finish', title: 'Finish', command: 'migrate clean',
     summary: 'restore paused policies, optionally remove the ledger, write summary.md' },
 ];

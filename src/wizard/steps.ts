@@ -10,6 +10,7 @@ import { preflightStep } from './preflight.js';
 import { rolesStep } from './roles.js';
 import { schemaStep } from './schema.js';
 import { selectHypertablesStep } from './select-hypertables.js';
+import { switchOverStep } from './switch-over.js';
 import { validateStep } from './validate.js';
 
 export const WIZARD_STEPS: Record<StepId, WizardStep> = {
@@ -22,5 +23,6 @@ export const WIZARD_STEPS: Record<StepId, WizardStep> = {
   'completion-point': completionPointStep,
   backfill: backfillStep,
   validate: validateStep,
+  'switch-over': switchOverStep,
   finish: finishStep,
 };

@@ -10,6 +10,13 @@ import { readBackfillProgress, type TableProgress } from '../steps/backfill/inde
 import { STEPS } from '../steps/index.js';
 import { recordedPoints } from './backfill.js';
 import { outcomeOf, type WizardContext } from './context.js';
+import { applicationSteps } from './switch-over.js';
+
+interface SwitchOverOutcome {
+  ready?: boolean;
+  checks?: { title: string; status: string; detail: string; fix?: string }[];
+  commands?: { sequences: string; again: string };
+}
 
 function seconds(from?: string, to?: string): number | undefined {
   if (!from || !to) return undefined;
@@ -61,9 +68,17 @@ export function renderSummary(ctx: WizardContext, progress: TableProgress[], now
     }
     lines.push('', 'Rows before T came from the backfill; rows from T on came from the application\'s dual-writes.');
   }
+  const switchOver = outcomeOf<SwitchOverOutcome>(ctx, 'switch-over');
+  if (switchOver?.checks?.length) {
+    lines.push('', '## Switch-over checklist', '', `${switchOver.ready ? 'Ready to switch over' : 'NOT ready to switch over'} ` +
+      '(`migrate readiness`, at the end of the wizard):', '', '| check | status | detail | fix |', '|---|---|---|---|');
+    const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+    for (const c of switchOver.checks) lines.push(`| ${cell(c.title)} | ${c.status} | ${cell(c.detail)} | ${cell(c.fix)} |`);
+  }
   // Once the finish step removed the ledger there is nothing left for `migrate clean` to do.
   const cleaned = outcomeOf<{ cleaned?: boolean }>(ctx, 'finish')?.cleaned === true;
-  const next = cleaned ? NEXT_STEPS.slice(0, -1) : NEXT_STEPS;
+  const steps = switchOver?.commands ? applicationSteps(switchOver.commands) : NEXT_STEPS;
+  const next = cleaned ? steps.slice(0, -1) : steps;
   lines.push('', '## Next', '', ...next.map((s, i) => `${i + 1}. ${s}`), '');
   return lines.join('\n');
 }

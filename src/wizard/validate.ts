@@ -35,8 +35,17 @@ export async function validateStep(ctx: WizardContext): Promise<StepResult> {
   const timezone = ctx.answers.completionPoint?.timezone;
   const lateness = ctx.answers.completionPoint?.lateness;
   const result = await runValidate({ tables: tables.map(tableSpecOf), ...(from ? { from: [from] } : {}),
-    ...(timezone ? { timezone } : {}), ...(lateness ? { lateness } : {}) }, ctx.step);
+    ...(timezone ? { timezone } : {}), ...(lateness ? { lateness } : {}), plainTables: true }, ctx.step);
   ctx.say(formatValidation(result));
+  const plain = result.plainTablesSummary;
+  if (plain && plain.tables > 0) {
+    const { describePlainTables } = await import('../steps/validate-plain.js');
+    const unequal = (result.plainTables ?? []).filter((t) => t.status !== 'match');
+    ctx.say(`Plain tables (copied with the schema): ${describePlainTables(plain)}` +
+      (unequal.length > 0 ? ` (${unequal.slice(0, 5).map((t) => t.table).join(', ')}${unequal.length > 5 ? ', …' : ''}). During ` +
+        'dual-writes the application may change them on both sides at different moments; they must match once writes to the ' +
+        'source have stopped, right before the switch (the Switch-over step checks them again).' : '.'));
+  }
   const differing = result.tables.filter((t) => !t.ok);
   if (!result.ok) {
     const command = (...args: string[]): string => formatCommandLine(['migrate', ...args, '--dir', displayPath(ctx.step.dir)]);
@@ -48,7 +57,8 @@ export async function validateStep(ctx: WizardContext): Promise<StepResult> {
   const rows = result.tables.reduce((sum, t) => sum + t.rows.target, 0);
   return {
     status: 'done',
-    message: `source and target match: ${rows.toLocaleString('en-US')} rows in ${result.tables.length} table(s) below T`,
+    message: `source and target match: ${rows.toLocaleString('en-US')} rows in ${result.tables.length} table(s) below T` +
+      (plain && plain.tables > 0 ? `; plain tables: ${plain.match} of ${plain.tables} match` : ''),
     outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slices: t.slices, rows: t.rows, ok: t.ok })) },
   };
 }

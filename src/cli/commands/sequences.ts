@@ -25,7 +25,7 @@ Exit status: 0 done, 1 failed, 2 bad usage.`)
       const runtime = await prepareRuntime(flags);
       const { runSequences } = await import('../../steps/sequences.js');
       const result = await runSequences({ margin: Number(flags.margin) }, runtime.ctx);
-      printResult(runtime, result, () => formatResult(result));
+      printResult(runtime, result, () => formatSequences(result));
       if (result.outOfRange.length > 0) {
         throw new MigrateError(`${result.outOfRange.length} sequence(s) could not be set past every id: ${result.outOfRange.join(', ')} ` +
           '(the value needed lies past their limit; the others were set).', {
@@ -35,7 +35,7 @@ Exit status: 0 done, 1 failed, 2 bad usage.`)
     });
 }
 
-function formatResult(result: SequencesResult): string {
+export function formatSequences(result: SequencesResult): string {
   if (result.sequences.length === 0) return 'The target has no sequences.';
   const show = (v: string | null): string => v ?? '-';
   const table = formatTable(result.sequences, [
