@@ -90,6 +90,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
     status: 'done',
     message: `copied ${rows.toLocaleString('en-US')} rows this run (${slices} slices in all) in ${seconds}s`,
     outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slicesDone: t.slicesDone,
-      slicesTotal: t.slicesTotal, rowsCopied: t.rowsCopied, rowsReplaced: t.rowsReplaced, durationMs: t.durationMs })) },
+      slicesTotal: t.slicesTotal, rowsCopied: t.rowsCopied, rowsReplaced: t.rowsReplaced, durationMs: t.durationMs })),
+      viewRefreshFailures: result.viewRefreshFailures },
   };
 }

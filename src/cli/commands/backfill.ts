@@ -75,7 +75,7 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       const done = result.tables.reduce((n, t) => n + t.slicesDone, 0);
       const total = result.tables.reduce((n, t) => n + t.slicesTotal, 0);
       await record(result.complete ? 'done' : 'failed', `${done}/${total} slices done; copied ${rows.toLocaleString('en-US')} rows this run`,
-        { tables: result.tables });
+        { tables: result.tables, viewRefreshFailures: result.viewRefreshFailures });
       printResult(runtime, result, () => formatResult(result));
       if (!result.complete && !result.dryRun) process.exitCode = 1;
     });
