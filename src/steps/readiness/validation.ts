@@ -43,14 +43,13 @@ export async function checkValidation(scope: Scope): Promise<Check> {
       [entry.from, from]);
     if (!covers?.ok) problems.push(`${table.key} was validated from ${entry.from} only, the backfill copied from ${from}`);
   }
+  // Copied after it was validated? The ledger says when each slice was copied (a backfill run that found
+  // every slice done copied nothing); without a ledger, state.json's backfill step is all there is.
   const finished = record.finishedAt ? Date.parse(record.finishedAt) : NaN;
   const backfilled = scope.state?.steps.backfill?.finishedAt;
-  if (backfilled && Date.parse(backfilled) > finished) problems.push(`the backfill ran again (${backfilled}) after the last validation`);
-  else {
-    const copied = await lastSliceCopied(scope);
-    if (copied !== undefined && copied > finished) {
-      problems.push(`a slice was copied (${new Date(copied).toISOString()}) after the last validation`);
-    }
+  const copied = scope.ledger ? await lastSliceCopied(scope) : backfilled ? Date.parse(backfilled) : undefined;
+  if (copied !== undefined && !(copied <= finished)) {
+    problems.push(`${scope.ledger ? 'a slice was copied' : 'the backfill ran'} (${new Date(copied).toISOString()}) after the last validation`);
   }
   return summarize(base, problems, `clean, ${scope.tables.map((t) => `${t.key} [${t.plan?.from ?? 'start'}, ${t.until ?? '?'})`).join('; ')} ` +
     `(validated ${record.finishedAt ?? '?'})`, fix);
