@@ -119,18 +119,20 @@ export async function checkWindow(scope: Scope): Promise<WindowChecks> {
     }
   }
   const specs = (tables: ReadyTable[]): string[] => tables.flatMap((t) => ['--table', displayTableSpec(t.pair.spec)]);
-  const fix = 'Dual-writes missed these rows and no backfill of [start, T) brings them: fix the application\'s dual-writes, then copy ' +
-    `the rows by hand (\`${scope.command('validate')}\` lists them with their keys), or record a later completion point past them ` +
-    `(\`${scope.command('completion-point', specs(differing))}\` suggests one) ` +
-    'and backfill again with --redo.';
+  const fixes: string[] = [];
   if (noPoint.length > 0) {
-    return { newest, lastRow: { ...lastBase, status: 'skipped', detail: 'no completion point to compare from' }, window: { ...base,
-      status: 'fail', detail: `no completion point recorded and no backfill plan for ${noPoint.map((t) => t.key).join(', ')}`,
-      fix: `Record T: \`${scope.command('completion-point', specs(noPoint))}\` suggests one; then backfill and validate.` } };
+    problems.unshift(`no completion point recorded and no backfill plan for ${noPoint.map((t) => t.key).join(', ')}`);
+    fixes.push(`Record T: \`${scope.command('completion-point', specs(noPoint))}\` suggests one; then backfill and validate.`);
   }
-  let window = summarize(base, problems, `match: ${matched.join('; ')} (rows within ${scope.lateness} of now left out)`, fix);
-  if (window.status === 'ok' && warnings.length > 0) window = { ...base, status: 'warn', detail: `${window.detail}; ${warnings.join('; ')}` };
-  else if (window.status === 'fail' && warnings.length > 0) window.detail += `; ${warnings.join('; ')}`;
+  if (differing.length > 0) {
+    fixes.push('Dual-writes missed these rows and no backfill of [start, T) brings them: fix the application\'s dual-writes, then copy ' +
+      `the rows by hand (\`${scope.command('validate')}\` lists them with their keys), or record a later completion point past them ` +
+      `(\`${scope.command('completion-point', specs(differing))}\` suggests one) and backfill again with --redo.`);
+  }
+  const details = [...problems, ...(matched.length > 0 ? [`match: ${matched.join('; ')} (rows within ${scope.lateness} of now left out)`] : []),
+    ...warnings];
+  const window: Check = { ...base, status: problems.length > 0 ? 'fail' : warnings.length > 0 ? 'warn' : 'ok', detail: details.join('; '),
+    ...(fixes.length > 0 ? { fix: fixes.join('\n') } : {}) };
   const unlistedAnywhere = outcomes.some((o) => o.window?.differences.some((d) => d.notListed));
   const lastRow: Check = newest.length > 0
     ? { ...lastBase, status: 'fail', detail: capped(newest.map((n) => `${n.time} in ${n.table}`)),
@@ -138,6 +140,8 @@ export async function checkWindow(scope: Scope): Promise<WindowChecks> {
     : unlistedAnywhere
       ? { ...lastBase, status: 'fail', detail: 'unknown: a differing slice holds too many rows to list (see the dual-write window)',
         fix: `Run \`${scope.command('validate')}\` for the differing slices.` }
-      : { ...lastBase, status: 'ok', detail: 'none' };
+      : noPoint.length === scope.tables.length
+        ? { ...lastBase, status: 'skipped', detail: 'no completion point to compare from' }
+        : { ...lastBase, status: 'ok', detail: 'none' };
   return { window, lastRow, newest };
 }
