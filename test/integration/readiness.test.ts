@@ -178,6 +178,20 @@ describe('migrate readiness', () => {
     expect((await check('background-jobs')).check.status).toBe('ok');
   });
 
+  it.skipIf(!hasTimescale)('[timescaledb] a continuous aggregate that has not taken in the backfill fails; the printed refresh fixes it', async () => {
+    await sql(dbs.target, CAGG.replace('metrics_hourly', 'metrics_daily').replace("'1 hour'", "'1 day'"));
+    try {
+      const { check: caggs } = await check('continuous-aggregates');
+      expect(caggs.status).toBe('fail');
+      expect(caggs.detail).toBe(`public.metrics_daily has materialized nothing below T ${T}`);
+      expect(fixSql(caggs)).toMatch(/^CALL public\.refresh_continuous_aggregate\('"public"\."metrics_daily"', NULL, '[^']+'::timestamp with time zone\);$/);
+      await sql(dbs.target, fixSql(caggs));
+      expect((await check('continuous-aggregates')).check).toMatchObject({ status: 'ok' });
+    } finally {
+      await sql(dbs.target, 'DROP MATERIALIZED VIEW public.metrics_daily');
+    }
+  });
+
   it('--queries: each read runs on both sides; same results match, others are named (exit 1)', async () => {
     const file = path.join(dir, 'queries.sql');
     writeFileSync(file, `-- name: rows per device below T

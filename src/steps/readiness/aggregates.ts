@@ -76,7 +76,11 @@ function fromInternal(param: string, type: TimeType): string {
   return type === 'date' ? `${value}::date` : value;
 }
 
-async function watermarkText(client: Client, watermark: string, type: TimeType): Promise<string> {
+/** TimescaleDB's lowest internal time (4714-11-24 BC, where PostgreSQL's dates begin): the watermark of a cagg never refreshed. */
+const LOWEST_INTERNAL_TIME = -210866803200000000n;
+
+async function watermarkText(client: Client, watermark: string, type: TimeType): Promise<string | undefined> {
+  if (BigInt(watermark) <= (isIntegerTimeType(type) ? BigInt(lowestValue(type)) : LOWEST_INTERNAL_TIME)) return undefined;
   const { rows: [row] } = await client.query<{ t: string }>(`SELECT (${fromInternal('$1', type)})::text AS t`, [watermark]);
   return row?.t ?? watermark;
 }
@@ -108,15 +112,16 @@ export async function checkContinuousAggregates(scope: Scope): Promise<Check> {
                         AND ${quoteIdent(cagg.column)} < ${castParam(2, cagg.type)}) AS behind`, [cagg.watermark, until]);
     const materialized = await watermarkText(scope.target, cagg.watermark, cagg.type);
     if (lag?.behind) {
-      problems.push(`${name} is materialized up to ${materialized} only, below T ${until}, over rows it has not taken in`);
+      problems.push(materialized === undefined ? `${name} has materialized nothing below T ${until}`
+        : `${name} is materialized up to ${materialized} only, below T ${until}, over rows it has not taken in`);
       fixes.push(call(refresh.view, refresh.start, refresh.end, refresh.type));
       continue;
     }
     const onSource = scope.timescale.source !== undefined ? await readAggregate(scope.source, refresh.view) : undefined;
     if (onSource && BigInt(onSource.watermark) > BigInt(cagg.watermark)) {
       const theirs = await watermarkText(scope.source, onSource.watermark, cagg.type);
-      warnings.push(`${name} is materialized up to ${materialized}, the source's up to ${theirs}`);
-      fixes.push(call(refresh.view, materialized, theirs, cagg.type));
+      warnings.push(`${name} is materialized up to ${materialized ?? 'nothing'}, the source's up to ${theirs}`);
+      fixes.push(call(refresh.view, materialized ?? null, theirs ?? null, cagg.type));
     }
   }
   const fix = `On the target, bottom-up:\n${fixes.join('\n')}`;
