@@ -143,8 +143,8 @@ async function innerEdges(client: Client, type: TimeType, from: string, until: s
 
 /** The rows of [start, end) on one side only, by their fingerprints: a few of each, with keys. */
 async function sampleDifference(source: Client, target: Client, input: WindowInput, start: string, end: string,
-  s: SliceFigures, t: SliceFigures): Promise<Pick<WindowDifference, 'onlyOnSource' | 'onlyOnTarget' | 'onlyOnSourceCount' | 'onlyOnTargetCount' | 'newestOnlyOnSource' |
-  'notListed'>> {
+  s: SliceFigures, t: SliceFigures): Promise<Pick<WindowDifference, 'onlyOnSource' | 'onlyOnTarget' | 'onlyOnSourceCount' |
+  'onlyOnTargetCount' | 'newestOnlyOnSource' | 'notListed'>> {
   if (s.rows > SAMPLE_LIMIT || t.rows > SAMPLE_LIMIT) return { onlyOnSource: [], onlyOnTarget: [], notListed: true };
   const [a, b] = await Promise.all([rowsOf(source, input, start, end, 'source'), rowsOf(target, input, start, end, 'target')]);
   const [onSource, onTarget] = [oneSideOnly(a, b), oneSideOnly(b, a)];
