@@ -15,6 +15,7 @@
  *   target's admin roles, and privileges on configuration parameters are removed.
  */
 import { quoteIdent } from './identifiers.js';
+import { skipQuoted, splitSegments } from './sql-split.js';
 
 export interface RoleChange {
   /** Line in the pg_dumpall output where the statement starts (1-based). */
@@ -62,61 +63,8 @@ export function maskPasswords(text: string): string {
     .replace(/\bmd5[0-9a-f]{32}\b/g, '***');
 }
 
-interface Segment { text: string; line: number; statement: boolean }
-
-/** Split SQL into statements and the comments, blank space and psql meta-commands between them. */
-export function splitSegments(sql: string): Segment[] {
-  const segments: Segment[] = [];
-  let i = 0;
-  let line = 1;
-  const push = (end: number, statement: boolean): void => {
-    const text = sql.slice(i, end);
-    segments.push({ text, line, statement });
-    line += text.split('\n').length - 1;
-    i = end;
-  };
-  while (i < sql.length) {
-    if (/\s/.test(sql[i] as string)) {
-      let j = i;
-      while (j < sql.length && /\s/.test(sql[j] as string)) j += 1;
-      push(j, false);
-    } else if (sql.startsWith('--', i) || sql[i] === '\\') {
-      // Comments and psql meta-commands (\restrict, \connect) run to the end of the line.
-      const newline = sql.indexOf('\n', i);
-      push(newline === -1 ? sql.length : newline, false);
-    } else {
-      push(statementEnd(sql, i), true);
-    }
-  }
-  return segments;
-}
-
-function statementEnd(sql: string, start: number): number {
-  let i = start;
-  while (i < sql.length) {
-    const ch = sql[i];
-    if (ch === ';') return i + 1;
-    if (ch === '"') i = skipQuoted(sql, i, '"', false);
-    else if (ch === "'") i = skipQuoted(sql, i, "'", /[eE]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? ''));
-    else if (sql.startsWith('--', i)) { const nl = sql.indexOf('\n', i); i = nl === -1 ? sql.length : nl; }
-    else i += 1;
-  }
-  return sql.length;
-}
-
-/** Index just after the closing quote; doubled quotes (and backslash escapes in E'') stay inside. */
-function skipQuoted(sql: string, open: number, quote: string, backslash: boolean): number {
-  let j = open + 1;
-  while (j < sql.length) {
-    if (backslash && sql[j] === '\\') { j += 2; continue; }
-    if (sql[j] === quote) {
-      if (sql[j + 1] === quote) { j += 2; continue; }
-      return j + 1;
-    }
-    j += 1;
-  }
-  return sql.length;
-}
+// The splitter is shared with the owners-and-privileges dump and readiness --queries (sql-split.ts).
+export { splitSegments } from './sql-split.js';
 
 interface Token { kind: 'word' | 'ident' | 'string' | 'punct'; text: string; upper: string; name: string; start: number; end: number }
 

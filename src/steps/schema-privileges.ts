@@ -13,7 +13,7 @@ import { withClient, type Client } from '../core/db.js';
 import { describeError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
 import { runPgTool, type PgTool } from '../core/pg-tools.js';
-import { splitSegments } from '../core/role-rewrite.js';
+import { splitSegments } from '../core/sql-split.js';
 
 /** pg_dump arguments (after the connection arguments) for the statements that carry owners and privileges. */
 export const PRIVILEGE_DUMP_FLAGS = ['--schema-only', '--format=plain', '--quote-all-identifiers', '--no-tablespaces'];

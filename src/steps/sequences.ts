@@ -85,23 +85,30 @@ export async function runSequences(input: SequencesInput, ctx: StepContext): Pro
   }
   return withClient(ctx.source, (source) => withClient(ctx.target, async (target) => {
     ctx.emit({ type: 'phase', id: 'sequences', message: 'Reading sequences and the ids that use them on both sides' });
-    const { rows } = await target.query<TargetSequence>(SEQUENCES_SQL);
-    const changes: SequenceChange[] = [];
-    for (const seq of rows) {
-      const change = await planSequence(source, target, seq, margin);
-      changes.push(change);
+    const planned = await planSequences(source, target, margin);
+    for (const { name, change } of planned) {
       if (change.note) ctx.emit({ type: 'warn', message: `${change.sequence}: ${change.note}` });
       if (change.action !== 'advanced') continue;
       // is_called = true: the next nextval() returns after + increment, past every id.
       const sql = 'SELECT setval($1::regclass, $2::bigint, true)';
-      const params = [quoteQualified({ schema: seq.schema, table: seq.name }), change.after];
+      const params = [quoteQualified(name), change.after];
       if (ctx.dryRun) ctx.emit({ type: 'sql', side: 'target', sql, params });
       else await target.query(sql, params);
     }
-    ctx.emit({ type: 'done', id: 'sequences', message: `Checked ${rows.length} sequence${rows.length === 1 ? '' : 's'}` });
+    const changes = planned.map((p) => p.change);
+    ctx.emit({ type: 'done', id: 'sequences', message: `Checked ${changes.length} sequence${changes.length === 1 ? '' : 's'}` });
     return { dryRun: ctx.dryRun, margin, sequences: changes,
       outOfRange: changes.filter((c) => c.action === 'out of range').map((c) => c.sequence) };
   }));
+}
+
+/** What runSequences would do to each target sequence, read-only (also `migrate readiness`'s check). */
+export async function planSequences(source: Client, target: Client, margin = 0):
+  Promise<{ name: QualifiedName; change: SequenceChange }[]> {
+  const { rows } = await target.query<TargetSequence>(SEQUENCES_SQL);
+  const planned: { name: QualifiedName; change: SequenceChange }[] = [];
+  for (const seq of rows) planned.push({ name: { schema: seq.schema, table: seq.name }, change: await planSequence(source, target, seq, margin) });
+  return planned;
 }
 
 async function planSequence(source: Client, target: Client, seq: TargetSequence, margin: number): Promise<SequenceChange> {

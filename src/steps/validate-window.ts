@@ -36,6 +36,11 @@ export interface WindowDifference {
   target: SliceFigures;
   onlyOnSource: RowSample[];
   onlyOnTarget: RowSample[];
+  /** Rows on one side only, all of them (not just those listed), when the slice was listed. */
+  onlyOnSourceCount?: number;
+  onlyOnTargetCount?: number;
+  /** The newest time among the source-only rows: the last row the source received that the target lacks. */
+  newestOnlyOnSource?: string;
   /** Set when the slice was too big to list rows. */
   notListed?: boolean;
 }
@@ -138,10 +143,13 @@ async function innerEdges(client: Client, type: TimeType, from: string, until: s
 
 /** The rows of [start, end) on one side only, by their fingerprints: a few of each, with keys. */
 async function sampleDifference(source: Client, target: Client, input: WindowInput, start: string, end: string,
-  s: SliceFigures, t: SliceFigures): Promise<Pick<WindowDifference, 'onlyOnSource' | 'onlyOnTarget' | 'notListed'>> {
+  s: SliceFigures, t: SliceFigures): Promise<Pick<WindowDifference, 'onlyOnSource' | 'onlyOnTarget' | 'onlyOnSourceCount' |
+  'onlyOnTargetCount' | 'newestOnlyOnSource' | 'notListed'>> {
   if (s.rows > SAMPLE_LIMIT || t.rows > SAMPLE_LIMIT) return { onlyOnSource: [], onlyOnTarget: [], notListed: true };
   const [a, b] = await Promise.all([rowsOf(source, input, start, end, 'source'), rowsOf(target, input, start, end, 'target')]);
-  return { onlyOnSource: oneSideOnly(a, b), onlyOnTarget: oneSideOnly(b, a) };
+  const [onSource, onTarget] = [oneSideOnly(a, b), oneSideOnly(b, a)];
+  return { onlyOnSource: onSource.samples, onlyOnTarget: onTarget.samples, onlyOnSourceCount: onSource.count,
+    onlyOnTargetCount: onTarget.count, ...(onSource.newest !== undefined ? { newestOnlyOnSource: onSource.newest } : {}) };
 }
 
 interface Fingerprinted { h: string; sample: RowSample }
@@ -155,7 +163,7 @@ async function rowsOf(client: Client, input: WindowInput, start: string, end: st
   const { rows } = await client.query<Record<string, string | null>>(
     `SELECT md5(${rowHashInput({ columns: input.columns, side })}) AS "h", ${col}::text AS "t"
             ${keyColumns.map((c, i) => `, ${quoteIdent(c)}::text AS "k${i}"`).join('')}
-       FROM ${quoteQualified(pair.spec)} WHERE ${col} >= ${castParam(1, pair.type)} AND ${upper} ORDER BY 2, 1`,
+       FROM ${quoteQualified(pair.spec)} WHERE ${col} >= ${castParam(1, pair.type)} AND ${upper} ORDER BY ${col}, 1`,
     end === 'infinity' ? [start] : [start, end]);
   return rows.map((r) => ({
     h: r.h as string,
@@ -163,15 +171,19 @@ async function rowsOf(client: Client, input: WindowInput, start: string, end: st
   }));
 }
 
-function oneSideOnly(mine: Fingerprinted[], theirs: Fingerprinted[]): RowSample[] {
+/** The first few rows of `mine` that `theirs` lacks, how many there are, and the newest one's time (rows come ordered by time). */
+function oneSideOnly(mine: Fingerprinted[], theirs: Fingerprinted[]): { samples: RowSample[]; count: number; newest?: string } {
   const counts = new Map<string, number>();
   for (const row of theirs) counts.set(row.h, (counts.get(row.h) ?? 0) + 1);
-  const only: RowSample[] = [];
+  const samples: RowSample[] = [];
+  let count = 0;
+  let newest: string | undefined;
   for (const row of mine) {
     const n = counts.get(row.h) ?? 0;
     if (n > 0) { counts.set(row.h, n - 1); continue; }
-    only.push(row.sample);
-    if (only.length >= SAMPLE_ROWS) break;
+    count += 1;
+    newest = row.sample.time;
+    if (samples.length < SAMPLE_ROWS) samples.push(row.sample);
   }
-  return only;
+  return { samples, count, ...(newest !== undefined ? { newest } : {}) };
 }

@@ -15,13 +15,14 @@ import { register as registerCompletionPoint } from './completion-point.js';
 import { register as registerBackfill } from './backfill.js';
 import { register as registerValidate } from './validate.js';
 import { register as registerSequences } from './sequences.js';
+import { register as registerReadiness } from './readiness.js';
 import { register as registerClean } from './clean.js';
 import { register as registerDemo } from './demo.js';
 
 export function registerCommands(program: Command): void {
   for (const register of [registerWizard, registerResume, registerStatus, registerPreflight, registerRoles,
     registerCandidates, registerSchema, registerHypertables, registerCompletionPoint, registerBackfill,
-    registerValidate, registerSequences, registerClean, registerDemo]) {
+    registerValidate, registerSequences, registerReadiness, registerClean, registerDemo]) {
     register(program);
   }
 }

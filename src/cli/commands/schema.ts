@@ -37,7 +37,8 @@ column, target not empty without --yes, unwritable --dir).`)
       // Naming the tables here is the scripted form of the wizard's selection step.
       await recordOutcome(runtime, ['select-hypertables', 'schema'], { status: 'done',
         message: `schema loaded; ${tables.length} table(s) left empty for the backfill`,
-        data: { tables: tables.map((t) => displayTableSpec(t)) } });
+        // What was carried: `migrate readiness` compares owners and grants only where they were.
+        data: { tables: tables.map((t) => displayTableSpec(t)), carried: { owners: flags.owner, privileges: flags.privileges } } });
       printResult(runtime, result, () => formatResult(result, flags.table ?? []));
     });
 }
