@@ -71,7 +71,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate wizard --yes --plan', () =
     expect(r.stderr).not.toContain(CLUSTER_PASSWORD);
     expect(r.code, r.stderr).toBe(0);
     const state = await readStateFile(dir);
-    expect(Object.values(state?.steps ?? {}).map((s) => s.status)).toEqual(Array(10).fill('done'));
+    expect(Object.values(state?.steps ?? {}).map((s) => s.status)).toEqual(Array(11).fill('done'));
     // Both hypertables, and every row equal on both sides (history backfilled, new rows dual-written).
     const hypertables = await sql<{ n: string }>(dbs.target,
       "SELECT count(*) AS n FROM timescaledb_information.hypertables WHERE hypertable_name IN ('metrics', 'events')");
@@ -84,7 +84,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate wizard --yes --plan', () =
     expect(await sql(dbs.target, "SELECT 1 FROM pg_namespace WHERE nspname = '_migrate'")).toEqual([]);
     const summary = await readFile(path.join(dir, 'summary.md'), 'utf8');
     expect(summary).toContain('| public.metrics | time |');
-    expect(summary).toContain('Switch over');
+    expect(summary).toContain('## Switch-over checklist');
+    expect(summary).toContain('Ready to switch over');
     for (const file of ['state.json', 'plan.json', 'summary.md']) {
       expect(await readFile(path.join(dir, file), 'utf8')).not.toContain(CLUSTER_PASSWORD);
     }
@@ -149,6 +150,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate wizard, interactive', () =
       [/Delete these rows on the target/, () => { screen.type('y'); enter(); }],
       [/Parallel backfill workers/, enter],
       [/Compare source and target/, enter],
+      [/Sequences: ids to add beyond the highest in use/, enter],
       [/Remove the backfill ledger/, enter],
     ], seen) });
     const lines: string[] = [];
