@@ -16,7 +16,8 @@ export function applicationSteps(commands: { sequences: string; again: string })
     'Stop the application\'s writes to the source (a short maintenance window, or stop its writers); dual-writes have kept ' +
       'the target current until now.',
     `Run \`${commands.sequences}\` again: the source handed out ids until the writes stopped.`,
-    `Run \`${commands.again}\` once more: the dual-write window must show no row the target lacks.`,
+    `Run \`${commands.again}\` once more: the dual-write window must show no row the target lacks, and where it warns ` +
+      'about plain tables, compare them now with the command it prints (with writes stopped they must match).',
     'Point the application\'s reads and writes at the target, and stop writing to the source. Keep the source, untouched, ' +
       'until you trust the target: it is your way back.',
     'When you will no longer run `migrate backfill` or `migrate validate`, remove the ledger with `migrate clean`.',

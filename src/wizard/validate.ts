@@ -59,6 +59,7 @@ export async function validateStep(ctx: WizardContext): Promise<StepResult> {
     status: 'done',
     message: `source and target match: ${rows.toLocaleString('en-US')} rows in ${result.tables.length} table(s) below T` +
       (plain && plain.tables > 0 ? `; plain tables: ${plain.match} of ${plain.tables} match` : ''),
-    outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slices: t.slices, rows: t.rows, ok: t.ok })) },
+    outcome: { tables: result.tables.map((t) => ({ table: t.table, from: t.from, until: t.until, slices: t.slices, rows: t.rows, ok: t.ok })),
+      ...(result.plainTables ? { plainTables: result.plainTables.map((t) => ({ table: t.table, rows: t.rows, status: t.status })) } : {}) },
   };
 }

@@ -89,7 +89,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] interrupted backfill, then migrate
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(/✔ +7\. Completion point +done/); // where it stands, first
       const finalState = await readStateFile(dir);
-      expect(Object.values(finalState?.steps ?? {}).map((s) => s.status)).toEqual(Array(10).fill('done'));
+      expect(Object.values(finalState?.steps ?? {}).map((s) => s.status)).toEqual(Array(11).fill('done'));
       const steps = finalState?.steps as unknown as Record<string, { outcome: Record<string, { until?: string; rowsCopied?: number }[]> }>;
       const until = steps['completion-point']?.outcome.points?.[0]?.until;
       const outcome = steps.backfill?.outcome.tables?.[0];

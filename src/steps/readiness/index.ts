@@ -26,7 +26,7 @@ import { resolveScope } from './scope.js';
 import { checkSequences } from './sequences.js';
 import { checkTriggers } from './triggers.js';
 import type { Check, ReadinessInput, ReadinessResult, Scope } from './types.js';
-import { checkValidation, checkWindow } from './validation.js';
+import { checkPlainTables, checkValidation, checkWindow } from './validation.js';
 import { checkMaterializedViews } from './views.js';
 
 export type { Check, CheckStatus, QueryComparison, ReadinessInput, ReadinessResult } from './types.js';
@@ -39,7 +39,8 @@ type Found = Pick<ReadinessResult, 'sourceOnlyNewest'>;
 
 const GROUPS: { id: string; title: string; message: string; run: (scope: Scope, found: Found) => Promise<Check[]> }[] = [
   { id: 'backfill', title: 'backfill complete', message: 'Reading the backfill ledger', run: async (s) => [await checkBackfill(s)] },
-  { id: 'validation', title: 'validation below T', message: 'Reading the last validation', run: async (s) => [await checkValidation(s)] },
+  { id: 'validation', title: 'validation below T', message: 'Reading the last validation',
+    run: async (s) => [await checkValidation(s), checkPlainTables(s)] },
   { id: 'dual-write-window', title: 'dual-write window (rows at or after T)', message: 'Comparing the rows at or after T on both sides',
     run: async (s, found) => {
     const { window, lastRow, newest } = await checkWindow(s);

@@ -18,6 +18,33 @@ const validatedSchema = z.object({
   tables: z.array(z.object({ table: z.string(), from: z.string(), until: z.string(), ok: z.boolean() })),
 });
 
+const plainSchema = z.object({
+  plainTables: z.array(z.object({ table: z.string(), status: z.string() })).optional(),
+});
+
+/**
+ * The plain tables, as the last validation compared them (a live comparison would checksum every
+ * plain table: validate's job). During dual-writes they may differ; once writes to the source have
+ * stopped, right before the switch, they must match: a warning that says so, never a silent ok.
+ */
+export function checkPlainTables(scope: Scope): Check {
+  const base = { id: 'plain-tables', title: 'plain tables as on the source' };
+  const fix = `Once writes to the source have stopped: \`${scope.command('validate', ['--plain-tables'])}\`; every plain table must match.`;
+  const record = scope.state?.steps.validate;
+  const parsed = plainSchema.safeParse(record?.outcome);
+  const plain = parsed.success ? parsed.data.plainTables : undefined;
+  if (!record?.finishedAt || plain === undefined) {
+    return { ...base, status: 'warn', detail: 'the last validation did not compare the plain tables', fix };
+  }
+  const unequal = plain.filter((t) => t.status !== 'match');
+  if (unequal.length === 0) {
+    return { ...base, status: 'ok', detail: `all ${plain.length} matched in the last validation (${record.finishedAt}); compare again ` +
+      'once writes to the source have stopped' };
+  }
+  return { ...base, status: 'warn', detail: `${unequal.length} of ${plain.length} differed in the last validation (${record.finishedAt}): ` +
+    `${capped(unequal.map((t) => `${t.table} (${t.status})`))}; during dual-writes that can be in-flight writes`, fix };
+}
+
 export async function checkValidation(scope: Scope): Promise<Check> {
   const base = { id: 'validation', title: 'validation below T' };
   const fix = `Run \`${scope.command('validate')}\` (all tables in one run: each run records only its own).`;
