@@ -37,8 +37,14 @@ export type UserTriggerChoice = (typeof USER_TRIGGER_CHOICES)[number];
 type Enabled = 'O' | 'R' | 'A' | 'D';
 
 export interface TriggerInfo {
+  /** The table it is on: the backfilled table, or one of its partitions, inheritance children or chunks. */
   table: QualifiedName;
+  /** The backfilled table it belongs to. */
+  root: QualifiedName;
   name: string;
+  oid: number;
+  /** On a partition or chunk, copied from the same-named trigger of the backfilled table (listed once, as the table's). */
+  clone: boolean;
   enabled: Enabled;
   /** Its function lives in a TimescaleDB schema: TimescaleDB's own (cagg invalidation before 2.23). */
   timescale: boolean;
@@ -68,24 +74,45 @@ CREATE TABLE IF NOT EXISTS _migrate.altered_trigger (
   was_enabled "char" NOT NULL,
   altered_at timestamptz NOT NULL DEFAULT now(),
   altered_by text NOT NULL,
+  -- Found by this when restoring: the trigger or its table may have been renamed meanwhile.
+  trigger_oid oid,
   PRIMARY KEY (schema_name, table_name, trigger_name)
 );`;
 
-const TRIGGERS_SQL = `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name, t.tgenabled AS enabled,
-    fn.nspname LIKE '\\_timescaledb%' AS timescale, pg_get_triggerdef(t.oid) AS definition
-  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace
-  JOIN unnest($1::text[], $2::text[]) x(s, r) ON n.nspname = x.s AND c.relname = x.r
-  WHERE NOT t.tgisinternal
-  ORDER BY 1, 2, 3`;
+// The tables' own triggers and those of every partition, inheritance child and TimescaleDB chunk below
+// them (at any depth): rows routed there fire those too.
+const TRIGGERS_SQL = `WITH RECURSIVE tree AS (
+    SELECT c.oid AS root, c.oid AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN unnest($1::text[], $2::text[]) x(s, r) ON n.nspname = x.s AND c.relname = x.r
+    UNION SELECT tree.root, i.inhrelid FROM tree JOIN pg_inherits i ON i.inhparent = tree.rel)
+  SELECT rn.nspname AS root_schema, rc.relname AS root_table, n.nspname AS schema, c.relname AS table, t.tgname AS name,
+         t.oid::int8 AS oid, t.tgenabled AS enabled, fn.nspname LIKE '\\_timescaledb%' AS timescale, pg_get_triggerdef(t.oid) AS definition,
+         tree.rel <> tree.root AND EXISTS (SELECT 1 FROM pg_trigger o WHERE o.tgrelid = tree.root AND o.tgname = t.tgname
+                                             AND NOT o.tgisinternal) AS clone
+    FROM tree JOIN pg_trigger t ON t.tgrelid = tree.rel
+    JOIN pg_class c ON c.oid = tree.rel JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_class rc ON rc.oid = tree.root JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+    JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace
+   WHERE NOT t.tgisinternal
+   ORDER BY clone, 1, 2, 3, 4, 5`;
 
-/** Non-internal triggers on the tables (on a hypertable: its own, which TimescaleDB mirrors on every chunk). */
+/** Non-internal triggers on the tables and everything below them (see TRIGGERS_SQL); the tables' own first. */
 export async function triggersOn(client: Client, tables: QualifiedName[]): Promise<TriggerInfo[]> {
   if (tables.length === 0) return [];
-  const { rows } = await client.query<{ schema: string; table: string; name: string; enabled: Enabled; timescale: boolean; definition: string }>(
-    TRIGGERS_SQL, [tables.map((t) => t.schema), tables.map((t) => t.table)]);
-  return rows.map((r) => ({ table: { schema: r.schema, table: r.table }, name: r.name, enabled: r.enabled, timescale: r.timescale,
-    definition: r.definition }));
+  const { rows } = await client.query<{ root_schema: string; root_table: string; schema: string; table: string; name: string; oid: string;
+    enabled: Enabled; timescale: boolean; definition: string; clone: boolean }>(TRIGGERS_SQL, [tables.map((t) => t.schema), tables.map((t) => t.table)]);
+  return rows.map((r) => ({ table: { schema: r.schema, table: r.table }, root: { schema: r.root_schema, table: r.root_table }, name: r.name,
+    oid: Number(r.oid), clone: r.clone, enabled: r.enabled, timescale: r.timescale, definition: r.definition }));
+}
+
+/** The hypertables among these tables (none without TimescaleDB). */
+async function hypertablesAmong(client: Client, tables: QualifiedName[]): Promise<QualifiedName[]> {
+  const { rows: [ts] } = await client.query<{ ok: boolean }>("SELECT to_regclass('_timescaledb_catalog.hypertable') IS NOT NULL AS ok");
+  if (!ts?.ok) return [];
+  const { rows } = await client.query<QualifiedName>(`SELECT h.schema_name AS schema, h.table_name AS table FROM _timescaledb_catalog.hypertable h
+    JOIN unnest($1::text[], $2::text[]) x(s, r) ON h.schema_name = x.s AND h.table_name = x.r`,
+  [tables.map((t) => t.schema), tables.map((t) => t.table)]);
+  return rows;
 }
 
 /** Whether this session may set session_replication_role (superuser, or GRANT SET ON PARAMETER on 15+). */
@@ -122,13 +149,16 @@ export async function planTriggerHandling(target: Client, tables: QualifiedName[
   Promise<TriggerPlan> {
   const all = await triggersOn(target, tables);
   const user = all.filter((t) => !t.timescale && t.enabled !== 'D');
-  const triggers = user.map(label);
+  const triggers = user.filter((t) => !t.clone).map(label);
   if (user.length === 0) return { handling: { mode: 'none', triggers, altered: [] }, toAlter: [] };
   const chosen = choice ?? 'skip';
   if (chosen === 'fire') return { handling: { mode: 'fire', triggers, altered: [] }, toAlter: [] };
   if (chosen === 'disable') {
+    const hypertables = await hypertablesAmong(target, [...new Map(user.map((t) => [displayName(t.root), t.root])).values()]);
+    if (hypertables.length > 0) throw disableOnHypertable(hypertables, user);
+    // Clones too, each on its own partition: whether ALTER on the parent reaches them varies by version.
     const toAlter = user.map((trigger) => ({ trigger, to: 'disabled' as const }));
-    return { handling: { mode: 'disable', triggers, altered: toAlter.map(describeAlteration) }, toAlter };
+    return { handling: { mode: 'disable', triggers, altered: toAlter.filter((a) => !a.trigger.clone).map(describeAlteration) }, toAlter };
   }
   const problem = await replicaProblem(target, user);
   if (problem) throw needChoice(user, problem);
@@ -136,7 +166,22 @@ export async function planTriggerHandling(target: Client, tables: QualifiedName[
     ...user.filter((t) => t.enabled === 'R').map((trigger) => ({ trigger, to: 'disabled' as const })),
     ...all.filter((t) => t.timescale && t.enabled === 'O').map((trigger) => ({ trigger, to: 'always' as const })),
   ];
-  return { handling: { mode: 'replica', triggers, altered: toAlter.map(describeAlteration) }, toAlter };
+  return { handling: { mode: 'replica', triggers, altered: toAlter.filter((a) => !a.trigger.clone).map(describeAlteration) }, toAlter };
+}
+
+/**
+ * TimescaleDB gives every chunk it creates an enabled copy of the hypertable's triggers, whatever
+ * their state on the hypertable: the chunks the backfill creates would fire them for the copied rows
+ * (measured on 2.28.3). So "disable" cannot hold for a hypertable; say so before anything changes.
+ */
+function disableOnHypertable(hypertables: QualifiedName[], user: TriggerInfo[]): UsageError {
+  return new UsageError(`--user-triggers disable cannot keep the triggers of ${hypertables.map(displayName).join(', ')} from firing ` +
+    `(${user.filter((t) => !t.clone).map(label).join('; ')}): TimescaleDB gives each chunk the backfill creates an enabled copy of ` +
+    'them, so the rows copied into new chunks would fire them. Nothing was copied.', {
+    hint: 'Let the backfill set session_replication_role (the default, --user-triggers skip): run it as a superuser, or ' +
+      'GRANT SET ON PARAMETER session_replication_role TO <target user> (PostgreSQL 15+). Otherwise --user-triggers fire: ' +
+      `${CHOICE_MEANINGS.fire}.`,
+  });
 }
 
 function describeAlteration({ trigger, to }: TriggerAlteration): TriggerHandling['altered'][number] {
@@ -205,8 +250,9 @@ export async function alterTriggers(client: Client, toAlter: TriggerAlteration[]
       await withTransaction(client, async () => {
         // ALTER TABLE … TRIGGER waits for in-flight dual-write transactions on the table: briefly, or give up.
         await client.query("SET LOCAL lock_timeout = '30s'");
-        const { rowCount } = await client.query(`INSERT INTO _migrate.altered_trigger (schema_name, table_name, trigger_name, was_enabled, altered_by)
-          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [trigger.table.schema, trigger.table.table, trigger.name, trigger.enabled, by]);
+        const { rowCount } = await client.query(`INSERT INTO _migrate.altered_trigger (schema_name, table_name, trigger_name, was_enabled,
+            altered_by, trigger_oid) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [trigger.table.schema, trigger.table.table, trigger.name, trigger.enabled, by, trigger.oid]);
         if (rowCount === 1) await client.query(alterSql(trigger.table, trigger.name, to === 'disabled' ? 'D' : 'A'));
       });
     } catch (error) {
@@ -228,20 +274,28 @@ export async function alterTriggers(client: Client, toAlter: TriggerAlteration[]
  */
 export async function restoreAlteredTriggers(client: Client): Promise<string[]> {
   if (!(await ledgerExists(client)) || !(await hasAlteredTriggerTable(client))) return [];
-  const { rows } = await client.query<{ schema: string; table: string; name: string; was: Enabled }>(
-    `SELECT schema_name AS schema, table_name AS table, trigger_name AS name, was_enabled AS was FROM _migrate.altered_trigger ORDER BY 1, 2, 3`);
+  const { rows } = await client.query<{ schema: string; table: string; name: string; was: Enabled; oid: string | null }>(
+    `SELECT schema_name AS schema, table_name AS table, trigger_name AS name, was_enabled AS was, trigger_oid::int8 AS oid
+       FROM _migrate.altered_trigger ORDER BY 1, 2, 3`);
   const restored: string[] = [];
+  const words = { O: 'enabled', R: 'enabled replica', A: 'enabled always', D: 'disabled' };
   for (const row of rows) {
-    const table = { schema: row.schema, table: row.table };
+    const recorded = { table: { schema: row.schema, table: row.table }, name: row.name };
     await withTransaction(client, async () => {
-      const exists = (await client.query(`SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND t.tgname = $3`,
-      [row.schema, row.table, row.name])).rowCount !== 0;
-      if (exists) await client.query(alterSql(table, row.name, row.was));
+      // By its oid first: a trigger or table renamed meanwhile is still the one we altered.
+      const { rows: [now] } = await client.query<{ schema: string; table: string; name: string }>(
+        `SELECT n.nspname AS schema, c.relname AS table, t.tgname AS name FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE ($4::oid IS NOT NULL AND t.oid = $4::oid) OR ($4::oid IS NULL AND n.nspname = $1 AND c.relname = $2 AND t.tgname = $3)`,
+        [row.schema, row.table, row.name, row.oid]);
+      if (now) await client.query(alterSql({ schema: now.schema, table: now.table }, now.name, row.was));
       await client.query('DELETE FROM _migrate.altered_trigger WHERE schema_name = $1 AND table_name = $2 AND trigger_name = $3',
         [row.schema, row.table, row.name]);
+      const renamed = now && (now.schema !== row.schema || now.table !== row.table || now.name !== row.name)
+        ? ` (now ${label({ table: { schema: now.schema, table: now.table }, name: now.name })})` : '';
+      restored.push(now ? `${label(recorded)}${renamed}: ${words[row.was]}`
+        : `${label(recorded)}: no longer exists (dropped meanwhile); nothing to restore`);
     });
-    restored.push(`${label({ table, name: row.name })} (${{ O: 'enabled', R: 'enabled replica', A: 'enabled always', D: 'disabled' }[row.was]})`);
   }
   return restored;
 }
