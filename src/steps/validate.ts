@@ -243,7 +243,14 @@ function shortChecksum(f: SliceFigures): string {
 function describeOutcome(t: TableValidation): string {
   return t.ok
     ? `${t.table}: ${t.slices} slice(s) match (${t.rows.source.toLocaleString('en-US')} rows).`
-    : `${t.table}: ${t.differences.length} of ${t.slices} slice(s) differ.`;
+    : `${t.table}: ${describeDifferences(t)}.`;
+}
+
+/** Where a table differs: below T (of how many slices) and/or at or after T (the dual-write window). */
+export function describeDifferences(t: TableValidation): string {
+  const below = t.differences.length > 0 ? `${t.differences.length} of ${t.slices} slice(s) below T differ` : '';
+  const after = t.window && t.window.differences.length > 0 ? `rows at or after T differ (${t.window.differences.length} range(s))` : '';
+  return [below, after].filter(Boolean).join('; ') || 'differs';
 }
 
 /** Re-backfill the differing slices, then check those tables again. */

@@ -6,7 +6,7 @@
 import { formatTable } from '../cli/table.js';
 import { DifferencesFoundError } from '../core/errors.js';
 import { displayPath, formatCommandLine } from '../core/shell.js';
-import type { ValidateResult } from '../steps/validate.js';
+import { describeDifferences, type ValidateResult } from '../steps/validate.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 
@@ -17,7 +17,7 @@ export function formatValidation(result: ValidateResult): string {
     { header: 'slices', value: (t) => String(t.slices), align: 'right' },
     { header: 'source rows', value: (t) => t.rows.source.toLocaleString('en-US'), align: 'right' },
     { header: 'target rows', value: (t) => t.rows.target.toLocaleString('en-US'), align: 'right' },
-    { header: 'result', value: (t) => (t.ok ? 'match' : `${t.differences.length} slice(s) differ`) },
+    { header: 'result', value: (t) => (t.ok ? 'match' : describeDifferences(t)) },
   ]);
 }
 

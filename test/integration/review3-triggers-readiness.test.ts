@@ -1,6 +1,6 @@
 /**
  * Adversarial review (round 3) of the user-trigger handling of the backfill and of `migrate readiness`.
- * Each test asserts the correct behaviour and reproduces one defect found in review (it fails today).
+ * Each test asserts the correct behaviour and reproduced one defect found in review (each failed before its fix).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -72,12 +72,15 @@ afterAll(async () => {
 });
 
 describe('review3: user triggers', () => {
-  it.skipIf(!hasTimescale)('[timescaledb] --user-triggers disable on a hypertable: backfilled rows (into new chunks) do not fire the trigger', async () => {
+  it.skipIf(!hasTimescale)('[timescaledb] --user-triggers disable on a hypertable is refused before anything changes', async () => {
+    // TimescaleDB gives each chunk the backfill creates an enabled copy of the trigger: ids 0..143 were logged twice.
     await resetTarget({ hypertable: true, owner: true });
+    const before = await audit(dbs.target);
     const r = await backfill(ownerTarget, '--user-triggers', 'disable');
-    expect(r.code, output(r)).toBe(0);
-    // Today: 344 audit rows — ids 0..143 (rows copied into chunks the backfill created) logged twice.
-    expect(await audit(dbs.target)).toEqual(await audit(dbs.source));
+    expect(r.code, output(r)).toBe(2);
+    expect(r.stderr).toContain('enabled copy');
+    expect(r.stderr).toContain('GRANT SET ON PARAMETER session_replication_role');
+    expect(await audit(dbs.target)).toEqual(before);
     expect((await allTriggers(dbs.target)).every((t) => t.endsWith('=O'))).toBe(true);
   });
 
@@ -116,8 +119,9 @@ describe('review3: user triggers', () => {
     expect((await backfill(dbs.target)).code).toBe(0);
     await sql(dbs.target, `CREATE TABLE IF NOT EXISTS _migrate.altered_trigger (schema_name text NOT NULL, table_name text NOT NULL,
         trigger_name text NOT NULL, was_enabled "char" NOT NULL, altered_at timestamptz NOT NULL DEFAULT now(), altered_by text NOT NULL,
-        PRIMARY KEY (schema_name, table_name, trigger_name));
-      INSERT INTO _migrate.altered_trigger VALUES ('public', 'events', 'log', 'O', now(), 'crashed:1');
+        trigger_oid oid, PRIMARY KEY (schema_name, table_name, trigger_name));
+      INSERT INTO _migrate.altered_trigger SELECT 'public', 'events', 'log', 'O', now(), 'crashed:1', oid FROM pg_trigger
+        WHERE tgrelid = 'public.events'::regclass AND tgname = 'log';
       ALTER TABLE public.events DISABLE TRIGGER log`);
     await sql(dbs.target, 'ALTER TRIGGER log ON public.events RENAME TO events_log');
   }
@@ -128,8 +132,9 @@ describe('review3: user triggers', () => {
     await crashedDisableThenRename();
     const forced = await runCli(['clean', '--target', dbs.target, '--force']);
     expect(forced.code, output(forced)).toBe(0);
-    // Today: the record is deleted ("put back … (enabled)" is printed), the trigger stays disabled, the ledger is dropped.
+    // Found by its oid: the renamed trigger is enabled again before the ledger is dropped.
     expect(await eventsTriggers()).toEqual(['events_log=O']);
+    expect(forced.stdout + forced.stderr).toContain('(now public.events: events_log): enabled');
   });
 
   it('readiness fails on a user trigger disabled on the target whose name the source lacks', async () => {
@@ -138,8 +143,9 @@ describe('review3: user triggers', () => {
       target: { side: 'target', connectionString: dbs.target }, dir, dryRun: false });
     const ready = await runReadiness({ tables: [{ schema: 'public', table: 'events', column: 'time' }] }, ctx);
     const triggers = ready.checks.find((c) => c.id === 'triggers');
-    // Today: 'warn', "no user triggers on the backfilled tables; not on the target: public.events: log" — readiness exits 0
-    // with the application's audit trigger switched off on the target.
+    // Was 'warn' ("not on the target: public.events: log"): readiness exited 0 with the audit trigger switched off.
     expect(triggers?.status, JSON.stringify(triggers)).toBe('fail');
+    expect(triggers?.detail).toContain('events_log is disabled on the target');
+    expect(triggers?.detail).toContain('not undone yet');
   });
 });

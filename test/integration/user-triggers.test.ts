@@ -171,8 +171,8 @@ describe('user triggers during the backfill', () => {
     // As a crash between "disable" and "restore" leaves it.
     await sql(dbs.target, `CREATE TABLE IF NOT EXISTS _migrate.altered_trigger (schema_name text NOT NULL, table_name text NOT NULL,
         trigger_name text NOT NULL, was_enabled "char" NOT NULL, altered_at timestamptz NOT NULL DEFAULT now(), altered_by text NOT NULL,
-        PRIMARY KEY (schema_name, table_name, trigger_name));
-      INSERT INTO _migrate.altered_trigger VALUES ('public', 'events', 'log', 'O', now(), 'crashed:1');
+        trigger_oid oid, PRIMARY KEY (schema_name, table_name, trigger_name));
+      INSERT INTO _migrate.altered_trigger VALUES ('public', 'events', 'log', 'O', now(), 'crashed:1', NULL);
       ALTER TABLE public.events DISABLE TRIGGER log`);
     const refused = await runCli(['clean', '--target', dbs.target]);
     expect(refused.code, output(refused)).toBe(1);

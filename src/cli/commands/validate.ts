@@ -11,7 +11,7 @@ import { collect, userTriggersOption, withCommonOptions, withTableOption, parseT
 import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
-import type { TableValidation, ValidateResult } from '../../steps/validate.js';
+import { describeDifferences, type TableValidation, type ValidateResult } from '../../steps/validate.js';
 import { describePlainTables, type PlainTableValidation } from '../../steps/validate-plain.js';
 
 interface Flags extends CommonFlags {
@@ -164,7 +164,7 @@ function formatSummary(tables: TableValidation[]): string {
     { header: 'slices', value: (t) => n(t.slices), align: 'right' },
     { header: 'source rows', value: (t) => n(t.rows.source), align: 'right' },
     { header: 'target rows', value: (t) => n(t.rows.target), align: 'right' },
-    { header: 'result', value: (t) => (t.ok ? 'match' : `${t.differences.length} slice(s) differ`) },
+    { header: 'result', value: (t) => (t.ok ? 'match' : describeDifferences(t)) },
   ]);
 }
 
