@@ -23,6 +23,7 @@ import {
   EMPTY_SLICE, castTowardsTarget, columnWarnings, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
 } from './validate-checksums.js';
+import { describeDifferences } from './validate-describe.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
 import type { UserTriggerChoice } from './backfill/user-triggers.js';
 import { comparePlainTables, summarizePlainTables, type PlainTableValidation, type PlainTablesSummary } from './validate-plain.js';
@@ -246,12 +247,6 @@ function describeOutcome(t: TableValidation): string {
     : `${t.table}: ${describeDifferences(t)}.`;
 }
 
-/** Where a table differs: below T (of how many slices) and/or at or after T (the dual-write window). */
-export function describeDifferences(t: TableValidation): string {
-  const below = t.differences.length > 0 ? `${t.differences.length} of ${t.slices} slice(s) below T differ` : '';
-  const after = t.window && t.window.differences.length > 0 ? `rows at or after T differ (${t.window.differences.length} range(s))` : '';
-  return [below, after].filter(Boolean).join('; ') || 'differs';
-}
 
 /** Re-backfill the differing slices, then check those tables again. */
 async function repair(source: Client, target: Client, prepared: Prepared[], tables: TableValidation[], ctx: StepContext,

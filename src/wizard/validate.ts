@@ -6,7 +6,8 @@
 import { formatTable } from '../cli/table.js';
 import { DifferencesFoundError } from '../core/errors.js';
 import { displayPath, formatCommandLine } from '../core/shell.js';
-import { describeDifferences, type ValidateResult } from '../steps/validate.js';
+import { describeDifferences } from '../steps/validate-describe.js';
+import type { ValidateResult } from '../steps/validate.js';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 

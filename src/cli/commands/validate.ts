@@ -11,7 +11,8 @@ import { collect, userTriggersOption, withCommonOptions, withTableOption, parseT
 import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
-import { describeDifferences, type TableValidation, type ValidateResult } from '../../steps/validate.js';
+import { describeDifferences } from '../../steps/validate-describe.js';
+import type { TableValidation, ValidateResult } from '../../steps/validate.js';
 import { describePlainTables, type PlainTableValidation } from '../../steps/validate-plain.js';
 
 interface Flags extends CommonFlags {
