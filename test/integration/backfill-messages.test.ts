@@ -40,7 +40,7 @@ afterAll(async () => {
 describe('a backfill that fails after its last slice', () => {
   it('says every slice is done and that a worker failed afterwards, not "failed (1 of 1 slices done)"', async () => {
     const r = await runCli(['backfill', '--source', dbs.source, '--target', dbs.target, '--dir', dir,
-      '--table', 'public.ticks:time', '--until', '2024-01-02T00:00:00Z', '--workers', '1']);
+      '--table', 'public.ticks:time', '--until', '2024-01-02T00:00:00Z', '--workers', '1', '--user-triggers', 'fire']);
     expect(r.code, r.stderr).toBe(1);
     // The slice is done and kept.
     const [row] = await sql<{ n: string; pending: string }>(dbs.target, `SELECT (SELECT count(*) FROM public.ticks) AS n,

@@ -251,8 +251,8 @@ describe('switch-over journey: a pagila-like database from roles to readiness', 
     expect(checks.ready).toBe(true);
     // No compression policy and no continuous aggregate in this migration: those two lines do not apply.
     expect(checks.checks.map((c) => [c.id, c.status])).toEqual([
-      ['backfill', 'ok'], ['validation', 'ok'], ['dual-write-window', 'ok'], ['source-only-rows', 'ok'], ['sequences', 'ok'],
-      ['privileges', 'ok'], ['materialized-views', 'ok'], ['background-jobs', hasTimescale ? 'ok' : 'skipped'],
+      ['backfill', 'ok'], ['validation', 'ok'], ['plain-tables', 'ok'], ['dual-write-window', 'ok'], ['source-only-rows', 'ok'],
+      ['sequences', 'ok'], ['privileges', 'ok'], ['materialized-views', 'ok'], ['background-jobs', hasTimescale ? 'ok' : 'skipped'],
       ['compression', 'skipped'], ['continuous-aggregates', 'skipped'], ['ledger', 'ok'], ['triggers', 'ok']]);
   });
 
