@@ -6,7 +6,7 @@
  * each refused statement); this is the forecast.
  */
 import type { Client } from '../core/db.js';
-import { NOT_USER_SCHEMAS } from './schema-catalog.js';
+import { readOwnership } from './ownership.js';
 
 export interface RoleForecast {
   role: string;
@@ -25,31 +25,30 @@ export interface PrivilegesForecast {
   roles: RoleForecast[];
 }
 
-// Owners and grantees of the user's schemas, relations, functions, types and default privileges.
-// PUBLIC (grantee 0) is not a role and always exists.
-const SOURCE_ROLES = `
-  WITH objects AS (
-    SELECT n.nspowner AS owner, n.nspacl AS acl FROM pg_namespace n WHERE ${NOT_USER_SCHEMAS} AND n.nspname <> 'public'
-    UNION ALL SELECT c.relowner, c.relacl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_USER_SCHEMAS}
-    UNION ALL SELECT p.proowner, p.proacl FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${NOT_USER_SCHEMAS}
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-    UNION ALL SELECT t.typowner, t.typacl FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-      WHERE t.typtype IN ('e', 'd', 'c', 'r') AND ${NOT_USER_SCHEMAS}
-        AND NOT (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c'))
-  ), roles AS (
-    SELECT owner AS oid, true AS owns, false AS granted FROM objects
-    UNION ALL SELECT (aclexplode(acl)).grantee, false, true FROM objects WHERE acl IS NOT NULL
-    UNION ALL SELECT d.defaclrole, false, true FROM pg_default_acl d
-    UNION ALL SELECT (aclexplode(d.defaclacl)).grantee, false, true FROM pg_default_acl d
-  )
-  SELECT a.rolname AS role, bool_or(owns) AS owns, bool_or(granted) AS granted
-    FROM roles r JOIN pg_roles a ON a.oid = r.oid
-   WHERE a.rolname NOT LIKE 'pg\\_%'
-   GROUP BY a.rolname ORDER BY a.rolname`;
+// Default privileges name roles too (ALTER DEFAULT PRIVILEGES FOR ROLE … GRANT … TO …).
+const DEFAULT_ACL_ROLES = `SELECT DISTINCT a.rolname AS role FROM pg_default_acl d,
+    LATERAL (SELECT d.defaclrole AS oid UNION ALL SELECT (aclexplode(d.defaclacl)).grantee) r JOIN pg_roles a ON a.oid = r.oid`;
+
+/** Roles that own the source's user objects or hold grants on them (built-in pg_* roles and PUBLIC left out). */
+async function sourceRoles(source: Client): Promise<{ role: string; owns: boolean; granted: boolean }[]> {
+  const { objects } = await readOwnership(source);
+  const roles = new Map<string, { role: string; owns: boolean; granted: boolean }>();
+  const mark = (role: string, what: 'owns' | 'granted'): void => {
+    if (role === 'PUBLIC' || role.startsWith('pg_')) return;
+    const entry = roles.get(role) ?? { role, owns: false, granted: false };
+    entry[what] = true;
+    roles.set(role, entry);
+  };
+  for (const o of objects) {
+    mark(o.owner, 'owns');
+    for (const g of o.grants) mark(g.grantee, 'granted');
+  }
+  for (const { role } of (await source.query<{ role: string }>(DEFAULT_ACL_ROLES)).rows) mark(role, 'granted');
+  return [...roles.values()].sort((a, b) => a.role.localeCompare(b.role));
+}
 
 export async function forecastPrivileges(source: Client, target: Client): Promise<PrivilegesForecast> {
-  const { rows } = await source.query<{ role: string; owns: boolean; granted: boolean }>(SOURCE_ROLES);
+  const rows = await sourceRoles(source);
   const { rows: [me] } = await target.query<{ user: string; superuser: boolean }>(
     'SELECT current_user AS user, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
   const { rows: present } = await target.query<{ role: string; member: boolean }>(

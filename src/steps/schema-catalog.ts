@@ -9,7 +9,7 @@ import type { QualifiedName } from '../core/identifiers.js';
  * Schemas that are never the user's: the system's, TimescaleDB's internals and information views,
  * and `_migrate` (our backfill ledger). pg_temp_* / pg_toast* are covered by `pg\_%`.
  */
-export const NOT_USER_SCHEMAS = `n.nspname NOT IN ('information_schema', '_migrate', 'timescaledb_information',
+const NOT_USER_SCHEMAS = `n.nspname NOT IN ('information_schema', '_migrate', 'timescaledb_information',
     'timescaledb_experimental') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT LIKE '\\_timescaledb%'`;
 
 /**
