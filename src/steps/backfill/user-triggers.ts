@@ -26,7 +26,8 @@
 import type { Client } from '../../core/db.js';
 import { withTransaction } from '../../core/db.js';
 import { MigrateError, UsageError, isPgError } from '../../core/errors.js';
-import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../../core/identifiers.js';
+import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName } from '../../core/identifiers.js';
+import { readTimescale } from '../schema-catalog.js';
 import { ledgerExists } from './ledger.js';
 
 export const USER_TRIGGER_CHOICES = ['skip', 'fire', 'disable'] as const;
@@ -34,7 +35,15 @@ export const USER_TRIGGER_CHOICES = ['skip', 'fire', 'disable'] as const;
 export type UserTriggerChoice = (typeof USER_TRIGGER_CHOICES)[number];
 
 /** pg_trigger.tgenabled: O origin (the default), R replica only, A always, D disabled. */
-type Enabled = 'O' | 'R' | 'A' | 'D';
+export type Enabled = 'O' | 'R' | 'A' | 'D';
+
+/** Each state in words, and the ALTER TABLE verb that sets it. */
+export const ENABLED_STATES: Record<Enabled, { words: string; verb: string }> = {
+  O: { words: 'enabled', verb: 'ENABLE' },
+  R: { words: 'enabled for replicas only', verb: 'ENABLE REPLICA' },
+  A: { words: 'enabled always', verb: 'ENABLE ALWAYS' },
+  D: { words: 'disabled', verb: 'DISABLE' },
+};
 
 export interface TriggerInfo {
   /** The table it is on: the backfilled table, or one of its partitions, inheritance children or chunks. */
@@ -105,15 +114,6 @@ export async function triggersOn(client: Client, tables: QualifiedName[]): Promi
     oid: Number(r.oid), clone: r.clone, enabled: r.enabled, timescale: r.timescale, definition: r.definition }));
 }
 
-/** The hypertables among these tables (none without TimescaleDB). */
-async function hypertablesAmong(client: Client, tables: QualifiedName[]): Promise<QualifiedName[]> {
-  const { rows: [ts] } = await client.query<{ ok: boolean }>("SELECT to_regclass('_timescaledb_catalog.hypertable') IS NOT NULL AS ok");
-  if (!ts?.ok) return [];
-  const { rows } = await client.query<QualifiedName>(`SELECT h.schema_name AS schema, h.table_name AS table FROM _timescaledb_catalog.hypertable h
-    JOIN unnest($1::text[], $2::text[]) x(s, r) ON h.schema_name = x.s AND h.table_name = x.r`,
-  [tables.map((t) => t.schema), tables.map((t) => t.table)]);
-  return rows;
-}
 
 /** Whether this session may set session_replication_role (superuser, or GRANT SET ON PARAMETER on 15+). */
 export async function canUseReplicaRole(client: Client): Promise<boolean> {
@@ -154,7 +154,7 @@ export async function planTriggerHandling(target: Client, tables: QualifiedName[
   const chosen = choice ?? 'skip';
   if (chosen === 'fire') return { handling: { mode: 'fire', triggers, altered: [] }, toAlter: [] };
   if (chosen === 'disable') {
-    const hypertables = await hypertablesAmong(target, [...new Map(user.map((t) => [displayName(t.root), t.root])).values()]);
+    const hypertables = ((await readTimescale(target))?.hypertables ?? []).filter((h) => user.some((t) => sameTable(t.root, h)));
     if (hypertables.length > 0) throw disableOnHypertable(hypertables, user);
     // Clones too, each on its own partition: whether ALTER on the parent reaches them varies by version.
     const toAlter = user.map((trigger) => ({ trigger, to: 'disabled' as const }));
@@ -227,9 +227,8 @@ function needChoice(user: TriggerInfo[], { reason, permitted }: { reason: string
   });
 }
 
-function alterSql(table: QualifiedName, trigger: string, enabled: Enabled): string {
-  const verb = { O: 'ENABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS', D: 'DISABLE' }[enabled];
-  return `ALTER TABLE ${quoteQualified(table)} ${verb} TRIGGER ${quoteIdent(trigger)}`;
+export function alterSql(table: QualifiedName, trigger: string, enabled: Enabled): string {
+  return `ALTER TABLE ${quoteQualified(table)} ${ENABLED_STATES[enabled].verb} TRIGGER ${quoteIdent(trigger)}`;
 }
 
 /** For dry runs: the statements altering and restoring the triggers. */
@@ -278,7 +277,6 @@ export async function restoreAlteredTriggers(client: Client): Promise<string[]> 
     `SELECT schema_name AS schema, table_name AS table, trigger_name AS name, was_enabled AS was, trigger_oid::int8 AS oid
        FROM _migrate.altered_trigger ORDER BY 1, 2, 3`);
   const restored: string[] = [];
-  const words = { O: 'enabled', R: 'enabled replica', A: 'enabled always', D: 'disabled' };
   for (const row of rows) {
     const recorded = { table: { schema: row.schema, table: row.table }, name: row.name };
     await withTransaction(client, async () => {
@@ -293,7 +291,7 @@ export async function restoreAlteredTriggers(client: Client): Promise<string[]> 
         [row.schema, row.table, row.name]);
       const renamed = now && (now.schema !== row.schema || now.table !== row.table || now.name !== row.name)
         ? ` (now ${label({ table: { schema: now.schema, table: now.table }, name: now.name })})` : '';
-      restored.push(now ? `${label(recorded)}${renamed}: ${words[row.was]}`
+      restored.push(now ? `${label(recorded)}${renamed}: ${ENABLED_STATES[row.was].words}`
         : `${label(recorded)}: no longer exists (dropped meanwhile); nothing to restore`);
     });
   }
