@@ -5,8 +5,6 @@
  * (exit 1) with each fix; `migrate resume` checks again.
  */
 import { MigrateError } from '../core/errors.js';
-import { DEFAULT_DIR } from '../core/files.js';
-import path from 'node:path';
 import { answer, remember, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 
@@ -41,12 +39,10 @@ export async function switchOverStep(ctx: WizardContext): Promise<StepResult> {
   if (sequences.sequences.length > 0) ctx.say(formatSequences(sequences));
 
   const { runReadiness } = await import('../steps/readiness/index.js');
-  const { formatReadiness } = await import('../cli/commands/readiness.js');
-  const dir = path.resolve(ctx.step.dir) === path.resolve(DEFAULT_DIR) ? {} : { dir: ctx.step.dir };
+  const { formatReadiness, repeatedFlags } = await import('../cli/commands/readiness.js');
   const lateness = ctx.answers.completionPoint?.lateness;
-  const readiness = await runReadiness({ tables, ...(lateness ? { lateness } : {}), repeat: {
-    ...(ctx.answers.source !== undefined ? { source: ctx.answers.source } : {}),
-    ...(ctx.answers.target !== undefined ? { target: ctx.answers.target } : {}), ...dir } }, ctx.step);
+  const readiness = await runReadiness({ tables, ...(lateness ? { lateness } : {}),
+    repeat: repeatedFlags({ source: ctx.answers.source, target: ctx.answers.target, dir: ctx.step.dir }) }, ctx.step);
   ctx.say(formatReadiness(readiness));
   const outcome = {
     ready: readiness.ready,

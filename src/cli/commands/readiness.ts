@@ -71,7 +71,8 @@ missing, empty or holds a statement that is not a read), 130 interrupted.`)
  * What suggested command lines repeat: the connection strings as given, without their passwords
  * (they come from PGPASSWORD or ~/.pgpass when pasted), and --dir unless it is the default.
  */
-function repeatedFlags(flags: Flags): { source?: string; target?: string; dir?: string } {
+export function repeatedFlags(flags: { source?: string | undefined; target?: string | undefined; dir: string }):
+  { source?: string; target?: string; dir?: string } {
   const strip = (value: string | undefined): string | undefined => (value === undefined ? undefined : splitPassword(value).connectionString);
   const [source, target] = [strip(flags.source), strip(flags.target)];
   return { ...(source !== undefined ? { source } : {}), ...(target !== undefined ? { target } : {}),

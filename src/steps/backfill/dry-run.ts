@@ -13,7 +13,7 @@ import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, t
 import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
-import { ALTERED_TRIGGER_DDL, alterationSql, type TriggerPlan } from './user-triggers.js';
+import { ALTERED_TRIGGER_DDL, alterationLines, alterationSql, type TriggerPlan } from './user-triggers.js';
 
 const SHOWN = 40;
 
@@ -46,7 +46,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
   }
   if (input.triggers.toAlter.length > 0) {
     ctx.emit({ type: 'info', message: 'Would alter these triggers until the backfill ends (each recorded first, then put back):',
-      detail: input.triggers.handling.altered.map((a) => `${a.trigger}: ${a.to === 'disabled' ? 'disabled' : 'ENABLE ALWAYS'}`) });
+      detail: alterationLines(input.triggers.handling) });
     ctx.emit({ type: 'sql', side: 'target', sql: [ALTERED_TRIGGER_DDL.trim(), ...alterationSql(input.triggers.toAlter).map((q) => `${q};`)].join('\n') });
   }
   if (input.triggers.handling.mode === 'replica') {

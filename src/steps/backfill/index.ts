@@ -23,7 +23,7 @@ import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
 import { acquireAdvisoryLock } from './advisory-lock.js';
 import { endSession } from './session.js';
-import { alterTriggers, describeHandling, planTriggerHandling, type TriggerHandling, type TriggerPlan, type UserTriggerChoice } from './user-triggers.js';
+import { alterTriggers, alterationLines, describeHandling, planTriggerHandling, type TriggerHandling, type TriggerPlan, type UserTriggerChoice } from './user-triggers.js';
 import { Watchdog, type WorkerActivity } from './watchdog.js';
 import { discard, openSession, runWorker, type TableWork } from './worker.js';
 
@@ -172,7 +172,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
       await alterTriggers(target, triggers.toAlter, by);
       if (triggers.toAlter.length > 0) {
         ctx.emit({ type: 'info', message: 'Triggers altered until the backfill ends (recorded in _migrate.altered_trigger):',
-          detail: triggers.handling.altered.map((a) => `${a.trigger}: ${a.to === 'disabled' ? 'disabled' : 'ENABLE ALWAYS (keeps firing)'}`) });
+          detail: alterationLines(triggers.handling) });
       }
       for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
       used = Math.min(workers, pendingSlices);

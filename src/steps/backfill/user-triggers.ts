@@ -309,6 +309,11 @@ async function hasAlteredTriggerTable(client: Client): Promise<boolean> {
   return Boolean(rows[0]?.ok);
 }
 
+/** The alterations, one line each (`schema.table: name: disabled`). */
+export function alterationLines(handling: TriggerHandling): string[] {
+  return handling.altered.map((a) => `${a.trigger}: ${a.to === 'disabled' ? 'disabled' : 'ENABLE ALWAYS (keeps firing)'}`);
+}
+
 /** One line for the run's log. */
 export function describeHandling(handling: TriggerHandling): string | undefined {
   if (handling.mode === 'none') return undefined;
