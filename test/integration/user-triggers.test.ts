@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { hasTimescale, sql } from '../helpers/databases.js';
 import { T, TriggerFixture, audit, output, rows, table } from '../helpers/trigger-fixture.js';
+import { connect } from '../../src/core/db.js';
+import { planTriggerHandling } from '../../src/steps/backfill/user-triggers.js';
 
 const fx = new TriggerFixture('usertrg', { bump: true });
 const { resetTarget, backfill } = fx;
@@ -121,5 +123,19 @@ describe('user triggers during the backfill', () => {
     const forced = await runCli(['clean', '--target', fx.dbs.target, '--force']);
     expect(forced.code, output(forced)).toBe(0);
     expect(await enabled(fx.dbs.target)).toEqual(['events.bump=O', 'events.log=O']);
+  });
+
+  it('a trigger another backfill of this run has disabled counts as it was: it may be enabled again before this one copies', async () => {
+    await fx.resetTarget();
+    await sql(fx.dbs.target, 'CREATE SCHEMA _migrate');
+    await fx.leaveCrashedAlteration(); // `log` disabled and recorded, as a running `--user-triggers disable` backfill has it
+    const client = await connect({ side: 'target', connectionString: fx.dbs.target });
+    try {
+      const plan = await planTriggerHandling(client, [{ schema: 'public', table: 'events' }], undefined);
+      expect(plan.handling.mode).toBe('replica');
+      expect(plan.handling.triggers).toEqual(['public.events: bump', 'public.events: log']);
+    } finally {
+      await client.end();
+    }
   });
 });

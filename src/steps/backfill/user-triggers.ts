@@ -147,7 +147,7 @@ export const CHOICE_MEANINGS: Record<Exclude<UserTriggerChoice, 'skip'>, string>
  */
 export async function planTriggerHandling(target: Client, tables: QualifiedName[], choice: UserTriggerChoice | undefined):
   Promise<TriggerPlan> {
-  const all = await triggersOn(target, tables);
+  const all = await asBeforeTheBackfill(target, await triggersOn(target, tables));
   const user = all.filter((t) => !t.timescale && t.enabled !== 'D');
   const triggers = user.filter((t) => !t.clone).map(label);
   if (user.length === 0) return { handling: { mode: 'none', triggers, altered: [] }, toAlter: [] };
@@ -186,6 +186,19 @@ function disableOnHypertable(hypertables: QualifiedName[], user: TriggerInfo[]):
 
 function describeAlteration({ trigger, to }: TriggerAlteration): TriggerHandling['altered'][number] {
   return { trigger: label(trigger), to };
+}
+
+/**
+ * Triggers another backfill of this run altered are judged by their state before it (the ledger's
+ * record): disabled now, they are enabled again as soon as that backfill ends, which can be before
+ * this one copies its first row. Taking them as off would let this one copy with them firing.
+ */
+async function asBeforeTheBackfill(client: Client, triggers: TriggerInfo[]): Promise<TriggerInfo[]> {
+  if (!(await hasAlteredTriggerTable(client))) return triggers;
+  const { rows } = await client.query<{ oid: string; was: Enabled }>(
+    'SELECT trigger_oid::int8 AS oid, was_enabled AS was FROM _migrate.altered_trigger WHERE trigger_oid IS NOT NULL');
+  const was = new Map(rows.map((r) => [Number(r.oid), r.was]));
+  return triggers.map((t) => (was.has(t.oid) ? { ...t, enabled: was.get(t.oid) as Enabled } : t));
 }
 
 /** Why the default (skip, by replica mode) cannot hold for these triggers; undefined when it can. */
