@@ -138,4 +138,31 @@ describe('user triggers during the backfill', () => {
       await client.end();
     }
   });
+
+  describe('foreign keys whose ON DELETE action would reach the rows referencing the dual-written ones', () => {
+    /** No user trigger on the table; `notes` references the dual-written events 160..199 with ON DELETE CASCADE. */
+    async function withCascadingChild(): Promise<void> {
+      await fx.resetTarget({ owner: true });
+      await sql(fx.dbs.target, `DROP TABLE IF EXISTS public.notes; DROP TRIGGER log ON public.events; DROP TRIGGER bump ON public.events;
+        ALTER TABLE public.events ADD PRIMARY KEY (id);
+        CREATE TABLE public.notes (event_id int NOT NULL REFERENCES public.events (id) ON DELETE CASCADE, note text);
+        INSERT INTO public.notes SELECT id, 'dual-written' FROM generate_series(160, 199) id`);
+    }
+    const notes = async (): Promise<string[]> => table(fx.dbs.target, 'SELECT count(*)::text AS r FROM public.notes');
+
+    it('replica sessions keep the cascade from deleting them, also without user triggers', async () => {
+      await withCascadingChild();
+      const r = await backfill(fx.dbs.target);
+      expect(r.code, output(r)).toBe(0);
+      expect(await notes()).toEqual(['40']); // the 8 referencing events 160..167, deleted and copied again, keep theirs
+    });
+
+    it('a target user who may not set session_replication_role is refused before anything changes, naming the key', async () => {
+      await withCascadingChild();
+      const r = await backfill(fx.ownerTarget);
+      expect(r.code, output(r)).toBe(2);
+      expect(r.stderr).toContain('public.notes (notes_event_id_fkey, ON DELETE CASCADE)');
+      expect(await notes()).toEqual(['40']);
+    });
+  });
 });

@@ -49,7 +49,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
       detail: alterationLines(input.triggers.handling) });
     ctx.emit({ type: 'sql', side: 'target', sql: [ALTERED_TRIGGER_DDL.trim(), ...alterationSql(input.triggers.toAlter).map((q) => `${q};`)].join('\n') });
   }
-  if (input.triggers.handling.mode === 'replica') {
+  if (input.triggers.replicaSessions) {
     ctx.emit({ type: 'sql', side: 'target', sql: 'SET session_replication_role = replica; -- in every backfill worker\'s target session' });
   }
   const backfilled: BackfilledRange[] = [];

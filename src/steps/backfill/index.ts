@@ -176,7 +176,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
       }
       for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
       used = Math.min(workers, pendingSlices);
-      await runWorkers(ctx, plans, tables, counters, used, by, triggers.handling.mode === 'replica');
+      await runWorkers(ctx, plans, tables, counters, used, by, triggers.replicaSessions);
     }
     // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
     refreshed = await refreshIfComplete(ctx, plans);

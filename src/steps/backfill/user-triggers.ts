@@ -73,7 +73,12 @@ export interface TriggerHandling {
 export interface TriggerAlteration { trigger: TriggerInfo; to: 'disabled' | 'always' }
 
 /** The decision, and the alterations it needs for the backfill's duration. */
-export interface TriggerPlan { handling: TriggerHandling; toAlter: TriggerAlteration[] }
+export interface TriggerPlan {
+  handling: TriggerHandling;
+  toAlter: TriggerAlteration[];
+  /** The workers' target sessions run with session_replication_role = replica. */
+  replicaSessions: boolean;
+}
 
 export const ALTERED_TRIGGER_DDL = `
 CREATE TABLE IF NOT EXISTS _migrate.altered_trigger (
@@ -150,23 +155,60 @@ export async function planTriggerHandling(target: Client, tables: QualifiedName[
   const all = await asBeforeTheBackfill(target, await triggersOn(target, tables));
   const user = all.filter((t) => !t.timescale && t.enabled !== 'D');
   const triggers = user.filter((t) => !t.clone).map(label);
-  if (user.length === 0) return { handling: { mode: 'none', triggers, altered: [] }, toAlter: [] };
+  // TimescaleDB's own triggers (cagg invalidation before 2.23) must keep firing in replica sessions.
+  const keepFiring = all.filter((t) => t.timescale && t.enabled === 'O').map((trigger) => ({ trigger, to: 'always' as const }));
+  const plan = (mode: TriggerHandling['mode'], toAlter: TriggerAlteration[], replicaSessions: boolean): TriggerPlan =>
+    ({ handling: { mode, triggers, altered: toAlter.filter((a) => !a.trigger.clone).map(describeAlteration) }, toAlter, replicaSessions });
+  if (user.length === 0) {
+    // No user trigger, but replica sessions still keep foreign keys' ON DELETE actions from reaching
+    // the rows that reference the dual-written rows each slice deletes and copies again.
+    const replica = await canUseReplicaRole(target);
+    return checkedForCascades(target, tables, plan('none', replica ? keepFiring : [], replica));
+  }
   const chosen = choice ?? 'skip';
-  if (chosen === 'fire') return { handling: { mode: 'fire', triggers, altered: [] }, toAlter: [] };
+  if (chosen === 'fire') return checkedForCascades(target, tables, plan('fire', [], false));
   if (chosen === 'disable') {
     const hypertables = ((await readTimescale(target))?.hypertables ?? []).filter((h) => user.some((t) => sameTable(t.root, h)));
     if (hypertables.length > 0) throw disableOnHypertable(hypertables, user);
     // Clones too, each on its own partition: whether ALTER on the parent reaches them varies by version.
-    const toAlter = user.map((trigger) => ({ trigger, to: 'disabled' as const }));
-    return { handling: { mode: 'disable', triggers, altered: toAlter.filter((a) => !a.trigger.clone).map(describeAlteration) }, toAlter };
+    return checkedForCascades(target, tables, plan('disable', user.map((trigger) => ({ trigger, to: 'disabled' as const })), false));
   }
   const problem = await replicaProblem(target, user);
   if (problem) throw needChoice(user, problem);
-  const toAlter = [
-    ...user.filter((t) => t.enabled === 'R').map((trigger) => ({ trigger, to: 'disabled' as const })),
-    ...all.filter((t) => t.timescale && t.enabled === 'O').map((trigger) => ({ trigger, to: 'always' as const })),
-  ];
-  return { handling: { mode: 'replica', triggers, altered: toAlter.filter((a) => !a.trigger.clone).map(describeAlteration) }, toAlter };
+  return plan('replica', [...user.filter((t) => t.enabled === 'R').map((trigger) => ({ trigger, to: 'disabled' as const })), ...keepFiring], true);
+}
+
+/**
+ * Each slice deletes the target's rows in its range (the dual-written ones below T) before copying
+ * the source's. A foreign key that references the table with ON DELETE CASCADE, SET NULL or SET
+ * DEFAULT would then delete or change the rows referencing them — rows the application dual-wrote,
+ * lost without a word. Replica sessions keep those actions from running; without them the backfill
+ * refuses before anything changes. (NO ACTION / RESTRICT fail the slice loudly instead.)
+ */
+async function checkedForCascades(target: Client, tables: QualifiedName[], plan: TriggerPlan): Promise<TriggerPlan> {
+  if (plan.replicaSessions) return plan;
+  const { rows } = await target.query<{ fk: string; child: string; action: string }>(`WITH RECURSIVE tree AS (
+      SELECT c.oid AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN unnest($1::text[], $2::text[]) x(s, r) ON n.nspname = x.s AND c.relname = x.r
+      UNION SELECT i.inhrelid FROM tree JOIN pg_inherits i ON i.inhparent = tree.rel)
+    SELECT DISTINCT k.conname AS fk, (SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                       WHERE c.oid = k.conrelid) AS child,
+           CASE k.confdeltype WHEN 'c' THEN 'ON DELETE CASCADE' WHEN 'n' THEN 'ON DELETE SET NULL' ELSE 'ON DELETE SET DEFAULT' END AS action
+      FROM pg_constraint k JOIN tree ON tree.rel = k.confrelid
+     WHERE k.contype = 'f' AND k.confdeltype IN ('c', 'n', 'd') AND k.conparentid = 0
+     ORDER BY 2, 1`, [tables.map((t) => t.schema), tables.map((t) => t.table)]);
+  if (rows.length === 0) return plan;
+  throw new UsageError(`Foreign keys reference the backfilled tables with actions that would change other rows: ` +
+    `${rows.map((r) => `${r.child} (${r.fk}, ${r.action})`).join('; ')}. Each slice deletes the target's dual-written rows below T ` +
+    'before copying them again, and these actions would delete or change the rows that reference them. Nothing was copied.', {
+    hint: plan.handling.mode === 'none'
+      ? 'Let the backfill set session_replication_role, which keeps those actions from running: run it as a superuser, or ' +
+        'GRANT SET ON PARAMETER session_replication_role TO <target user> (PostgreSQL 15+). Or drop those foreign keys on the ' +
+        'target for the backfill and add them again afterwards.'
+      : `--user-triggers ${plan.handling.mode} runs the backfill without session_replication_role, which is what keeps those ` +
+        'actions from running: grant it (see above) and use the default, or drop those foreign keys on the target for the ' +
+        'backfill and add them again afterwards.',
+  });
 }
 
 /**
