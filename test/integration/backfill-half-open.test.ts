@@ -61,7 +61,7 @@ describe('bounded waits', () => {
     expect(result.code, output(result)).toBe(0);
     expect(result.stderr).toContain('its connection is dead (half-open)');
     await expectExactBackfill(dbs.source, dbs.target, untouched);
-  });
+  }, 300_000);
 
   it('a peer process stopped while it holds slices is named by the one waiting for them', async () => {
     await resetTarget(dbs.target);

@@ -4,8 +4,8 @@
  * while the server still holds the slice's row lock for a session nobody drives. TCP keepalives
  * notice in minutes at best; this notices in STALL_SECONDS, by asking the servers themselves.
  *
- * Every WATCH_MS, for each worker that has moved no bytes for the stall time while holding a slice,
- * it reads the worker's two backends in pg_stat_activity (from connections of its own):
+ * Every WATCH_MS, for each worker that has had no answer and moved no bytes for the stall time while
+ * it waits on its connections (claiming a slice, copying one, committing it), it reads the worker's two backends in pg_stat_activity (from connections of its own):
  *   - the target backend is gone, or sits idle in its transaction: it waits for us while we wait
  *     for it, so the target connection is dead;
  *   - the target waits for COPY data (ClientRead) and the source backend is gone, idle, or blocked
@@ -31,8 +31,12 @@ export function stallSeconds(env: NodeJS.ProcessEnv = process.env): number {
 export interface WorkerActivity {
   /** "w2", for messages. */
   name: string;
-  /** The slice in hand ("[start, end) of schema.table"), undefined while between slices. */
-  slice?: string;
+  /**
+   * What the worker waits on its connections for ("copying the slice [start, end) of schema.table",
+   * "claiming a slice"); undefined while it waits for nothing (sleeping between polls). A connection
+   * can go half-open during any query, not only during a COPY, so every wait is watched.
+   */
+  task?: string;
   source?: Client;
   target?: Client;
   /** Date.now() of the last sign of life: a slice claimed, bytes streamed, a query answered. */
@@ -111,7 +115,7 @@ export class Watchdog {
         return;
       }
       for (const activity of this.activities) {
-        if (activity.slice !== undefined && now - activity.lastProgress >= this.stallMs) await this.inspect(activity);
+        if (activity.task !== undefined && now - activity.lastProgress >= this.stallMs) await this.inspect(activity);
       }
       const waiting = this.activities.filter((a) => a.waitingSince !== undefined && now - a.waitingSince >= this.stallMs);
       if (waiting.length > 0) await this.reportHolders(waiting.length);
@@ -143,8 +147,8 @@ export class Watchdog {
         ? `the target ${onTarget ? `session (pid ${onTarget.pid}) has been ${onTarget.state} for ${onTarget.idle_s} s` : 'session is gone'}`
         : `both servers are waiting for it (target pid ${onTarget?.pid}: waiting for COPY data; source ${onSource
           ? `pid ${onSource.pid}: ${onSource.wait_event === 'ClientWrite' ? 'blocked sending rows' : onSource.state}` : 'session gone'})`;
-      this.emit({ type: 'warn', message: `Worker ${activity.name} has moved no data for ${stalled} s on ${activity.slice} and ${why}: ` +
-        'its connection is dead (half-open). Dropping both sessions; the slice starts over.' });
+      this.emit({ type: 'warn', message: `Worker ${activity.name} has had no answer for ${stalled} s while ${activity.task} and ${why}: ` +
+        'its connection is dead (half-open). Dropping both sessions; what it held starts over.' });
       await this.terminate('target', onTarget?.pid);
       await this.terminate('source', onSource?.pid);
       discard(activity.target);
@@ -152,17 +156,17 @@ export class Watchdog {
       activity.lastProgress = Date.now();
       return;
     }
-    const key = `${activity.name}:${activity.slice}`;
+    const key = `${activity.name}:${activity.task}`;
     if (Date.now() - (this.reported.get(key) ?? 0) < this.stallMs) return;
     this.reported.set(key, Date.now());
     if (onTarget?.wait_event_type === 'Lock' && onTarget.blockers.length > 0) {
       const holders = await this.backends('target', onTarget.blockers);
-      this.emit({ type: 'warn', message: `Worker ${activity.name} has waited ${stalled} s on ${activity.slice} for a lock held by ` +
+      this.emit({ type: 'warn', message: `Worker ${activity.name} has waited ${stalled} s while ${activity.task} for a lock held by ` +
         `${holders.map(describeHolder).join('; ') || `pid ${onTarget.blockers.join(', ')}`}.`,
       detail: ['It goes on by itself when they finish; to end one: SELECT pg_terminate_backend(pid) on the target.'] });
       return;
     }
-    this.emit({ type: 'info', message: `Worker ${activity.name} has moved no data for ${stalled} s on ${activity.slice}; the servers ` +
+    this.emit({ type: 'info', message: `Worker ${activity.name} has had no answer for ${stalled} s while ${activity.task}; the servers ` +
       `are still working on it (target: ${describeState(onTarget)}; source: ${describeState(onSource)}).` });
   }
 

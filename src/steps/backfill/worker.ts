@@ -100,6 +100,8 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
       source ??= activity.source = await openSession(shared.source);
       target ??= activity.target = await openSession(shared.target, undefined, { replica: shared.replicaRole ?? false });
       connectAttempt = 0;
+      activity.task = 'claiming a slice';
+      alive();
       await target.query('BEGIN');
       slice = await claim(target, shared.tables, index, retry?.slice);
       if (!slice) {
@@ -108,7 +110,9 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
         // Nothing free: finished, unless slices are still held by other workers or processes (which
         // may yet fail and release them); wait for those so that returning means "all done". The
         // watchdog says who holds them when the wait grows long.
-        if ((await countPending(target, shared.tables)) === 0) break;
+        const pending = await countPending(target, shared.tables);
+        activity.task = undefined;
+        if (pending === 0) break;
         activity.waitingSince ??= Date.now();
         // Short: while this worker waits, the run's end waits on it (measured: a 1 s poll cost up
         // to a second per run).
@@ -116,7 +120,7 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
         continue;
       }
       activity.waitingSince = undefined;
-      activity.slice = `the slice [${slice.start}, ${slice.end}) of ${displayName(slice.work.plan.table)}`;
+      activity.task = `copying the slice [${slice.start}, ${slice.end}) of ${displayName(slice.work.plan.table)}`;
       alive();
       // Named in pg_stat_activity for as long as this transaction holds the slice (is_local), so a
       // peer waiting for it can say who holds it.
@@ -135,11 +139,11 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
         WHERE schema_name = $1 AND table_name = $2 AND range_start = $3 AND range_end = $4`,
       [plan.table.schema, plan.table.table, slice.start, slice.end, copied.rows, copied.bytes, `${shared.by}/w${index + 1}`]);
       await target.query('COMMIT');
-      activity.slice = undefined;
+      activity.task = undefined;
       shared.progress.sliceDone(key, { rows: copied.rows, estRows: slice.estRows, deleted: copied.deleted });
       retry = undefined;
     } catch (error) {
-      activity.slice = undefined;
+      activity.task = undefined;
       discard(source);
       discard(target);
       source = activity.source = undefined;
