@@ -24,7 +24,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
     clusters = [];
   };
   process.once('exit', stopAll);
-  const source = await startCluster({ name: 'source' });
+  // TimescaleDB preloaded on both sides where it is installed: a TimescaleDB source (issue #9) needs it,
+  // and a database that never runs CREATE EXTENSION is plain PostgreSQL all the same.
+  const source = await startCluster({ name: 'source', timescale: true });
   clusters.push(source);
   const target = await startCluster({ name: 'target', timescale: true });
   clusters.push(target);

@@ -18,6 +18,7 @@ import { MigrateError, describeError } from '../../core/errors.js';
 import { displayName, quoteQualified, type QualifiedName } from '../../core/identifiers.js';
 import { castParam, isIntegerTimeType, type TimeType } from '../../core/time-values.js';
 import { isInfinite, lowestValue } from './axis.js';
+import { currentWatermark, type CopiedHistory } from './materializations.js';
 import { sleep } from './retry.js';
 
 export interface ContinuousAggregate {
@@ -99,8 +100,56 @@ async function refreshTakesForce(client: Client): Promise<boolean> {
   return Boolean(rows[0]?.ok);
 }
 
-/** Every refresh to run for these ranges, in order: each cagg after the ones it is built on. */
-export async function plannedRefreshes(client: Client, ranges: BackfilledRange[]): Promise<Refresh[]> {
+/**
+ * The end of a refresh window, kept where the aggregate's refresh policy stops (now() - end_offset):
+ * the bucket still in progress is never materialized by the backfill when the policy would not.
+ * Integer time needs the hypertable's integer_now function; those windows are left as they are.
+ */
+async function clampToPolicy(client: Client, cagg: ContinuousAggregate, type: TimeType, end: string | null): Promise<string | null> {
+  if (isIntegerTimeType(type)) return end;
+  const { rows } = await client.query<{ offset: string | null }>(
+    `SELECT config->>'end_offset' AS offset FROM timescaledb_information.jobs
+      WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_schema = $1 AND hypertable_name = $2
+      ORDER BY job_id LIMIT 1`, [cagg.materialization.schema, cagg.materialization.table]);
+  const offset = rows[0]?.offset;
+  if (offset == null) return end;
+  const { rows: [clamped] } = await client.query<{ v: string }>(
+    `SELECT least(${castParam(1, type)}, (now() - $2::interval)::${type})::text AS v`, [end, offset]);
+  return clamped?.v ?? end;
+}
+
+/** a < b for two values of `type` (null = open: below or above everything, by position). */
+async function before(client: Client, type: TimeType, a: string, b: string): Promise<boolean> {
+  const { rows } = await client.query<{ lt: boolean }>(`SELECT ${castParam(1, type)} < ${castParam(2, type)} AS lt`, [a, b]);
+  return Boolean(rows[0]?.lt);
+}
+
+async function greatest(client: Client, type: TimeType, values: (string | undefined)[]): Promise<string | undefined> {
+  const known = values.filter((v): v is string => v !== undefined);
+  if (known.length <= 1) return known[0];
+  const { rows } = await client.query<{ v: string }>(
+    `SELECT max(v)::text AS v FROM unnest($1::text[]) t(x), LATERAL (SELECT x::${type} AS v) c`, [known]);
+  return rows[0]?.v;
+}
+
+/**
+ * The window of an aggregate whose history was copied below C (materializations.ts): recompute
+ * [C, whatever either side has materialized), the source's watermark (what it shows) or the
+ * target's own (what a refresh there may have materialized from partial rows). Undefined: nothing to do.
+ */
+async function windowAboveHistory(client: Client, cagg: ContinuousAggregate, type: TimeType, history: CopiedHistory):
+  Promise<[string, string] | undefined> {
+  const end = await greatest(client, type, [history.sourceWatermark, await currentWatermark(client, cagg.materialization, type)]);
+  if (end === undefined || !(await before(client, type, history.bound, end))) return undefined;
+  return [history.bound, end];
+}
+
+/**
+ * Every refresh to run for these ranges, in order: each cagg after the ones it is built on.
+ * `histories` (by view) are the aggregates whose materialized rows were copied from the source.
+ */
+export async function plannedRefreshes(client: Client, ranges: BackfilledRange[],
+  histories: Map<string, CopiedHistory> = new Map()): Promise<Refresh[]> {
   const refreshes: Refresh[] = [];
   const { rows: [ts] } = await client.query<{ ok: boolean }>(
     "SELECT to_regclass('timescaledb_information.continuous_aggregates') IS NOT NULL AS ok");
@@ -113,7 +162,16 @@ export async function plannedRefreshes(client: Client, ranges: BackfilledRange[]
       { on: range.table, start: open(range.from) ? null : range.from, end: isInfinite(range.until) ? null : range.until }];
     for (let next = queue.shift(); next; next = queue.shift()) {
       for (const cagg of await caggsOn(client, next.on)) {
-        const [start, end] = await widen(client, range.type, next.start, next.end, cagg.bucketWidth);
+        const history = histories.get(displayName(cagg.view));
+        if (history) {
+          const window = await windowAboveHistory(client, cagg, range.type, history);
+          if (window) refreshes.push({ view: cagg.view, on: displayName(next.on), type: range.type, start: window[0], end: window[1], force });
+          queue.push({ on: cagg.materialization, start: window?.[0] ?? history.bound, end: window?.[1] ?? history.bound });
+          continue;
+        }
+        const [start, wideEnd] = await widen(client, range.type, next.start, next.end, cagg.bucketWidth);
+        const end = await clampToPolicy(client, cagg, range.type, wideEnd);
+        if (start !== null && end !== null && !(await before(client, range.type, start, end))) continue;
         refreshes.push({ view: cagg.view, on: displayName(next.on), type: range.type, start, end, force });
         queue.push({ on: cagg.materialization, start, end });
       }
@@ -155,8 +213,9 @@ async function refreshOnce(client: Client, refresh: Refresh): Promise<void> {
  * Run the refreshes. `client` must be a connection of its own in autocommit mode:
  * refresh_continuous_aggregate refuses to run inside a transaction block.
  */
-export async function refreshContinuousAggregates(client: Client, ranges: BackfilledRange[], emit: Emit): Promise<Refresh[]> {
-  const refreshes = await plannedRefreshes(client, ranges);
+export async function refreshContinuousAggregates(client: Client, ranges: BackfilledRange[], emit: Emit,
+  histories: Map<string, CopiedHistory> = new Map()): Promise<Refresh[]> {
+  const refreshes = await plannedRefreshes(client, ranges, histories);
   if (refreshes.length === 0) return [];
   emit({ type: 'info', message: `Refreshing ${refreshes.length} continuous aggregate${refreshes.length === 1 ? '' : 's'} ` +
     'over the backfilled range (bottom-up):', detail: refreshes.map(describeRefresh) });

@@ -17,6 +17,7 @@ import { describeDryRun } from './dry-run.js';
 import { RUN_LOCK, type LedgerPlan } from './ledger.js';
 import { describeRefresh, refreshContinuousAggregates } from './continuous-aggregates.js';
 import { refreshMaterializedViews } from './materialized-views.js';
+import { copiedHistories, historyInputs, isMaterialization, type CopiedHistory } from './materializations.js';
 import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, pauseScope, timescaleSchema, type PausedJob } from './policies.js';
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
@@ -109,9 +110,12 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
   try {
     target = await openSession(ctx.target);
     ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
-    const tables = await prepareTables(source, target, inputs, { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone,
-      includeInfinity: input.includeInfinity });
+    const prepareOptions = { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone, includeInfinity: input.includeInfinity };
+    const tables = await prepareTables(source, target, inputs, prepareOptions);
     const sourceIsTimescale = (await timescaleSchema(source)) !== undefined;
+    // From a TimescaleDB source the continuous aggregates' history comes along (materializations.ts);
+    // a repair (--only ranges) re-copies raw rows only.
+    if (sourceIsTimescale && !input.onlyRanges?.length) tables.push(...await prepareHistories(source, target, tables, prepareOptions, ctx));
     // Before anything is written: a choice the operator must make stops the run here.
     const triggers = await planTriggerHandling(target, tables.map((t) => t.name), input.userTriggers);
     const triggerNote = describeHandling(triggers.handling);
@@ -131,6 +135,15 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
     discard(target);
     discard(source);
   }
+}
+
+/** The aggregates' materialization hypertables to copy, prepared like any table (materializations.ts). */
+async function prepareHistories(source: Client, target: Client, tables: PreparedTable[], options: Parameters<typeof prepareTables>[3],
+  ctx: StepContext): Promise<PreparedTable[]> {
+  const hypertables = tables.filter((t) => t.targetInfo.hypertable).map((t) => ({ name: t.name, until: t.input.until }));
+  const history = await historyInputs(source, target, hypertables);
+  for (const reason of history.skipped) ctx.emit({ type: 'warn', message: reason });
+  return history.inputs.length > 0 ? prepareTables(source, target, history.inputs, options) : [];
 }
 
 interface Refreshed { aggregates: string[]; views: string[]; viewFailures: { view: string; reason: string }[] }
@@ -179,7 +192,7 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
       await runWorkers(ctx, plans, tables, counters, used, by, triggers.replicaSessions);
     }
     // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
-    refreshed = await refreshIfComplete(ctx, plans);
+    refreshed = await refreshIfComplete(ctx, plans, sourceIsTimescale);
   } finally {
     await endSession(target, ctx.target, `SELECT pg_advisory_unlock_shared(${RUN_LOCK})`);
     restored = await restoreWhenLast(ctx);
@@ -200,7 +213,11 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
  * transaction block. Of several backfills sharing the ledger, the one that finishes the last slice
  * sees every slice done (a second refresh of the same window would find nothing to do).
  */
-async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise<Refreshed> {
+async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[], sourceIsTimescale: boolean): Promise<Refreshed> {
+  const raw = plans.filter((p) => !isMaterialization(p.table));
+  const histories = sourceIsTimescale && raw.length < plans.length
+    ? await withClient(ctx.source, (source) => copiedHistories(source, raw.map((p) => p.table), plans), { applicationName: 'migrate backfill' })
+    : new Map<string, CopiedHistory>();
   return withClient(ctx.target, async (client) => {
     const counters = await readCounters(client, plans);
     if (![...counters.values()].every((c) => c.slicesDone === c.slicesTotal)) {
@@ -208,9 +225,9 @@ async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[]): Promise
         'continuous aggregates and materialized views.' });
       return { aggregates: [], views: [], viewFailures: [] };
     }
-    const ranges = plans.map((p) => ({ table: p.table, type: p.targetType, from: p.from, until: p.until }));
-    const aggregates = (await refreshContinuousAggregates(client, ranges, ctx.emit)).map(describeRefresh);
-    const views = await refreshMaterializedViews(client, plans.map((p) => p.table), ctx.emit);
+    const ranges = raw.map((p) => ({ table: p.table, type: p.targetType, from: p.from, until: p.until }));
+    const aggregates = (await refreshContinuousAggregates(client, ranges, ctx.emit, histories)).map(describeRefresh);
+    const views = await refreshMaterializedViews(client, raw.map((p) => p.table), ctx.emit);
     return { aggregates, views: views.refreshed, viewFailures: views.failed };
   }, { applicationName: 'migrate backfill' });
 }

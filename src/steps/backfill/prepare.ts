@@ -28,6 +28,11 @@ export interface BackfillTableInput {
   until: string;
   /** This table's slice width (--slice schema.table=WIDTH); overrides the run's. */
   slice?: string;
+  /**
+   * Set when this "table" is a continuous aggregate's materialization hypertable whose history is
+   * copied from the source (materializations.ts); `until` is then its bound C, not a completion point.
+   */
+  history?: { view: QualifiedName; type: TimeType };
 }
 
 export interface RangeRequest { table: QualifiedName; start: string; end: string }
@@ -77,8 +82,9 @@ export async function prepareTables(source: Client, target: Client, inputs: Back
     }
     prepared.push({ input, name: sourceInfo.name, key, sourceInfo, targetInfo, column, type, columns });
   }
-  // T is checked here, on every path into the backfill, before anything changes.
-  const guard = await guardCompletionPoints(target, prepared.map((t) => ({ table: t.name, key: t.key, column: t.column, type: t.type,
+  // T is checked here, on every path into the backfill, before anything changes. An aggregate's
+  // history has no dual-writes and no T of its own (its bound derives from its hypertable's T).
+  const guard = await guardCompletionPoints(target, prepared.filter((t) => !t.input.history).map((t) => ({ table: t.name, key: t.key, column: t.column, type: t.type,
     until: t.input.until })), { dir, timezone });
   for (const warning of guard.warnings) emit({ type: 'warn', message: warning });
   for (const table of prepared) {
@@ -170,7 +176,9 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
           options.emit({ type: 'warn', message: `${table.key}: --slice ${slice} is not used: the ledger already holds this table's ` +
             'plan and its done slices stay done. Add --redo to plan again with it (and copy the whole range again).' });
         }
-        const problem = ranges.length > 0 ? await reopen(target, existing, ranges) : await mismatch(target, existing, table);
+        // An aggregate's history keeps the bound it was planned with (the source's watermark moves on).
+        const problem = ranges.length > 0 ? await reopen(target, existing, ranges)
+          : table.input.history ? undefined : await mismatch(target, existing, table);
         if (problem) problems.push(problem);
         if (atInfinity > 0 && ranges.length === 0) await addInfinitySlice(target, existing, atInfinity);
         result.push(existing);
@@ -181,7 +189,8 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
         from: plan.from, until: plan.until, alignment: plan.alignment };
       await writePlan(target, recorded, plan.slices, options.by);
       if (atInfinity > 0) await addInfinitySlice(target, recorded, atInfinity);
-      options.emit({ type: 'info', message: `Planned ${describePlan(plan)}.` });
+      const of = table.input.history ? ` (the materialized history of ${displayName(table.input.history.view)})` : '';
+      options.emit({ type: 'info', message: `Planned ${describePlan(plan)}${of}.` });
       for (const warning of plan.warnings) options.emit({ type: 'warn', message: warning });
       result.push(recorded);
     }

