@@ -10,6 +10,8 @@ import type { BackfillInput, BackfillResult, BackfillTableResult } from './index
 import { LEDGER_DDL, ledgerExists, readLedger, readPlan, slicesToCopy } from './ledger.js';
 import { describeRefresh, plannedRefreshes, refreshParams, refreshSql, type BackfilledRange } from './continuous-aggregates.js';
 import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, type TargetJob } from './policies.js';
+import { sourceCompressedRanges } from './compression.js';
+import { copiedHistories, isMaterialization } from './materializations.js';
 import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
@@ -76,6 +78,19 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
       for (const warning of plan.warnings) ctx.emit({ type: 'warn', message: warning });
     }
     backfilled.push({ table: table.name, type: targetType, from, until });
+    if (table.input.history) {
+      ctx.emit({ type: 'info', message: `${table.key} holds the materialized rows of ${displayName(table.input.history.view)}: its ` +
+        `buckets below ${until} are copied from the source (they may outlive the raw rows); the rest is refreshed on the target.` });
+    }
+    const compress = input.sourceIsTimescale
+      ? await sourceCompressedRanges(source, { table: table.name, type: table.type, from, until }) : [];
+    if (compress.length > 0 && tsSchema) {
+      ctx.emit({ type: 'info', message: `${table.key}: ${compress.length} chunk range${compress.length === 1 ? ' is' : 's are'} compressed ` +
+        'on the source; each would be compressed on the target as soon as its last slice is done:',
+      detail: compress.map((r) => `[${r.start}, ${r.end})`) });
+      ctx.emit({ type: 'sql', side: 'target', sql: `SELECT ${tsSchema}.compress_chunk(c, if_not_compressed => true) ` +
+        `FROM ${tsSchema}.show_chunks($1::regclass, older_than => $3, newer_than => $2) c`, params: [displayName(table.name), compress[0]?.start, compress[0]?.end] });
+    }
     if (tsSchema && slices.length > 0) {
       if (scope === 'tables') pauseSql(await jobsToPause(target, [table.name], 'tables'));
       for (const chunk of await compressedChunks(target, table.name, targetType, from, until)) {
@@ -97,9 +112,12 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     results.push({
       table: table.key, column: table.column, from, until, format: table.columns.format, slicesTotal: slices.length, slicesDone: 0,
       slicesCopied: 0, rowsCopied: 0, bytesCopied: 0, rowsReplaced: 0, durationMs: 0, rowsPerSecond: 0, mbPerSecond: 0, decompressedChunks: [],
+      compressedChunks: [],
     });
   }
-  const refreshes = await plannedRefreshes(target, backfilled);
+  const raw = backfilled.filter((b) => !isMaterialization(b.table));
+  const histories = raw.length < backfilled.length ? await copiedHistories(source, raw.map((b) => b.table), backfilled) : new Map();
+  const refreshes = await plannedRefreshes(target, raw, histories);
   if (refreshes.length > 0) {
     ctx.emit({ type: 'info', message: 'Once every slice is done, before the jobs are restored, would refresh the continuous aggregates ' +
       '(autocommit, bottom-up):', detail: refreshes.map(describeRefresh) });
@@ -112,7 +130,7 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     for (const view of views) ctx.emit({ type: 'sql', side: 'target', sql: refreshViewSql(view) });
   }
   return { dryRun: true, complete: false, workers: input.workers, durationMs: 0, tables: results, pausedPolicies: [], restoredPolicies: [],
-    refreshedAggregates: [], refreshedViews: [], viewRefreshFailures: [], userTriggers: input.triggers.handling };
+    refreshedAggregates: [], refreshedViews: [], viewRefreshFailures: [], userTriggers: input.triggers.handling, compressionFailures: [] };
 }
 
 function labelled(job: TargetJob): { jobId: number; hypertable: string } {

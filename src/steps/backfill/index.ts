@@ -17,6 +17,7 @@ import { describeDryRun } from './dry-run.js';
 import { RUN_LOCK, type LedgerPlan } from './ledger.js';
 import { describeRefresh, refreshContinuousAggregates } from './continuous-aggregates.js';
 import { refreshMaterializedViews } from './materialized-views.js';
+import { ChunkCompressor, sourceCompressedRanges, type TimeRange } from './compression.js';
 import { copiedHistories, historyInputs, isMaterialization, type CopiedHistory } from './materializations.js';
 import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, pauseScope, timescaleSchema, type PausedJob } from './policies.js';
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
@@ -70,6 +71,8 @@ export interface BackfillTableResult {
   rowsPerSecond: number;
   mbPerSecond: number;
   decompressedChunks: string[];
+  /** Target chunks this run compressed because the source has them compressed (compression.ts). */
+  compressedChunks: string[];
 }
 
 export interface BackfillResult {
@@ -89,6 +92,8 @@ export interface BackfillResult {
   viewRefreshFailures: { view: string; reason: string }[];
   /** How the tables' user triggers were treated for the copied rows. */
   userTriggers: TriggerHandling;
+  /** Ranges whose chunks could not be compressed (the rows are complete; reported, not fatal). */
+  compressionFailures: string[];
 }
 
 export const DEFAULT_WORKERS = 4;
@@ -128,9 +133,10 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
     const plans = await recordPlans(source, target, tables, { redo: input.redo, slice: input.slice, onlyRanges: input.onlyRanges,
       includeInfinity: input.includeInfinity,
       by, emit: ctx.emit });
+    const compressor = new ChunkCompressor(await compressionRanges(source, plans, sourceIsTimescale), ctx.emit);
     ctx.emit({ type: 'done', id: 'backfill-plan', message: 'Backfill planned' });
     discard(source); // the workers open their own
-    return await runPlanned(ctx, target, tables, plans, { workers, by, started, sourceIsTimescale, triggers });
+    return await runPlanned(ctx, target, tables, plans, { workers, by, started, sourceIsTimescale, triggers, compressor });
   } finally {
     discard(target);
     discard(source);
@@ -146,6 +152,14 @@ async function prepareHistories(source: Client, target: Client, tables: Prepared
   return history.inputs.length > 0 ? prepareTables(source, target, history.inputs, options) : [];
 }
 
+/** Per table: the source's compressed chunk ranges below T, to compress on the target (compression.ts). */
+async function compressionRanges(source: Client, plans: LedgerPlan[], sourceIsTimescale: boolean): Promise<Map<string, TimeRange[]>> {
+  const ranges = new Map<string, TimeRange[]>();
+  if (!sourceIsTimescale) return ranges;
+  for (const plan of plans) ranges.set(displayName(plan.table), await sourceCompressedRanges(source, plan));
+  return ranges;
+}
+
 interface Refreshed { aggregates: string[]; views: string[]; viewFailures: { view: string; reason: string }[] }
 
 interface RunOptions {
@@ -154,10 +168,11 @@ interface RunOptions {
   started: number;
   sourceIsTimescale: boolean;
   triggers: TriggerPlan;
+  compressor: ChunkCompressor;
 }
 
 async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTable[], plans: LedgerPlan[],
-  { workers, by, started, sourceIsTimescale, triggers }: RunOptions): Promise<BackfillResult> {
+  { workers, by, started, sourceIsTimescale, triggers, compressor }: RunOptions): Promise<BackfillResult> {
   const counters = await readCounters(target, plans);
   const pendingSlices = [...counters.values()].reduce((n, c) => n + c.slicesTotal - c.slicesDone, 0);
   const decompressed = new Map<string, string[]>();
@@ -189,8 +204,10 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
       }
       for (const plan of busy) decompressed.set(displayName(plan.table), await decompressRange(target, plan, ctx));
       used = Math.min(workers, pendingSlices);
-      await runWorkers(ctx, plans, tables, counters, used, by, triggers.replicaSessions);
+      await runWorkers(ctx, plans, tables, counters, used, by, triggers.replicaSessions, compressor);
     }
+    // Also when nothing was pending: a run that stopped after its last slice may not have compressed yet.
+    if (!compressor.empty) await withClient(ctx.target, (client) => compressor.sweep(client, plans), { applicationName: 'migrate backfill' });
     // Also when nothing was pending: a run that stopped after its last slice has not refreshed yet.
     refreshed = await refreshIfComplete(ctx, plans, sourceIsTimescale);
   } finally {
@@ -201,10 +218,11 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
   const after = await withClient(ctx.target, (client) => readCounters(client, plans), { applicationName: 'migrate backfill' });
   const complete = [...after.values()].every((c) => c.slicesDone === c.slicesTotal);
   const durationMs = Date.now() - started;
-  const results = plans.map((plan) => tableResult(plan, tables, counters, after, decompressed, durationMs));
+  const results = plans.map((plan) => ({ ...tableResult(plan, tables, counters, after, decompressed, durationMs),
+    compressedChunks: compressor.compressed.get(displayName(plan.table)) ?? [] }));
   return { dryRun: false, complete, workers: used, durationMs, tables: results, pausedPolicies: paused, restoredPolicies: restored,
     refreshedAggregates: refreshed.aggregates, refreshedViews: refreshed.views, viewRefreshFailures: refreshed.viewFailures,
-    userTriggers: triggers.handling };
+    userTriggers: triggers.handling, compressionFailures: compressor.failures };
 }
 
 /**
@@ -233,7 +251,7 @@ async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[], sourceIs
 }
 
 async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: PreparedTable[], counters: Map<string, TableCounters>,
-  workers: number, by: string, replicaRole: boolean): Promise<void> {
+  workers: number, by: string, replicaRole: boolean, compressor: ChunkCompressor): Promise<void> {
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const work: TableWork[] = plans.map((plan) => ({
@@ -250,7 +268,8 @@ async function runWorkers(ctx: StepContext, plans: LedgerPlan[], tables: Prepare
   // on one signal would pass Node's limit of 10 and print a MaxListenersExceededWarning.
   const outcomes = await Promise.allSettled(Array.from({ length: workers }, (_, i) =>
     runWorker({ source: ctx.source, target: ctx.target, tables: work, signal: AbortSignal.any([signal]), progress, emit: ctx.emit, by,
-      failures, activityFor: (index) => activities[index] as WorkerActivity, replicaRole }, i)
+      failures, activityFor: (index) => activities[index] as WorkerActivity, replicaRole,
+      ...(compressor.empty ? {} : { afterSlice: compressor.afterSlice.bind(compressor) }) }, i)
       .catch((error: unknown) => { stop.abort(); throw error; })));
   watchdog.stop();
   progress.stop();
@@ -323,6 +342,6 @@ function tableResult(plan: LedgerPlan, tables: PreparedTable[], during: Map<stri
     slicesTotal: after.get(key)?.slicesTotal ?? c.slicesTotal, slicesDone: after.get(key)?.slicesDone ?? c.slicesDone,
     slicesCopied: c.slicesCopied, rowsCopied: c.rowsCopied, bytesCopied: c.bytesCopied, rowsReplaced: c.rowsDeleted, durationMs,
     rowsPerSecond: Math.round(c.rowsCopied / seconds), mbPerSecond: Number((c.bytesCopied / 1048576 / seconds).toFixed(2)),
-    decompressedChunks: decompressed.get(key) ?? [],
+    decompressedChunks: decompressed.get(key) ?? [], compressedChunks: [],
   };
 }

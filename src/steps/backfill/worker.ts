@@ -40,6 +40,8 @@ export interface WorkerShared {
   activityFor?: (index: number) => WorkerActivity;
   /** Target sessions in replica mode, so user triggers do not fire for copied rows (user-triggers.ts). */
   replicaRole?: boolean;
+  /** Called on the worker's target session after each slice commits (compression.ts); never throws. */
+  afterSlice?: (target: Client, plan: LedgerPlan, start: string, end: string) => Promise<void>;
 }
 
 const PENDING_POLL_MS = 200;
@@ -142,6 +144,12 @@ export async function runWorker(shared: WorkerShared, index: number): Promise<vo
       activity.task = undefined;
       shared.progress.sliceDone(key, { rows: copied.rows, estRows: slice.estRows, deleted: copied.deleted });
       retry = undefined;
+      if (shared.afterSlice) {
+        activity.task = `compressing the chunks ${displayName(plan.table)} completed`;
+        alive();
+        await shared.afterSlice(target, plan, slice.start, slice.end);
+        activity.task = undefined;
+      }
     } catch (error) {
       activity.task = undefined;
       discard(source);
