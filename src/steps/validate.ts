@@ -26,6 +26,7 @@ import {
 import { describeDifferences } from './validate-describe.js';
 import { estimateTable, type EstimateRow } from './validate-estimate.js';
 import type { UserTriggerChoice } from './backfill/user-triggers.js';
+import { compareAggregates, type AggregateValidation } from './validate-aggregates.js';
 import { comparePlainTables, summarizePlainTables, type PlainTableValidation, type PlainTablesSummary } from './validate-plain.js';
 import { checkRange, sliceEdges, type SliceEdges } from './validate-slices.js';
 
@@ -83,6 +84,8 @@ export interface ValidateResult {
   /** With plainTables: every plain table's figures; never part of `ok` (they may differ during dual-writes). */
   plainTables?: PlainTableValidation[];
   plainTablesSummary?: PlainTablesSummary;
+  /** Continuous aggregates on the validated hypertables (validate-aggregates.ts); part of `ok`. */
+  aggregates?: AggregateValidation[];
   /** With --repair: what was re-backfilled and how the second check went. */
   repair?: { ranges: { table: string; start: string; end: string }[]; dryRun: boolean; after: TableValidation[] };
 }
@@ -133,6 +136,18 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
     }
     if (input.repair && !result.ok) result.repair = await repair(source, target, prepared, tables, ctx, input);
     if (result.repair && !ctx.dryRun) result.ok = result.repair.after.every((t) => t.ok);
+    // After any repair: the aggregates are read as they are now.
+    const aggregates = await inSnapshots(source, target, () => compareAggregates(source, target,
+      prepared.map((p) => ({ table: p.pair.spec, until: p.until }))));
+    if (aggregates.length > 0) {
+      result.aggregates = aggregates;
+      for (const a of aggregates) {
+        ctx.emit({ type: 'done', id: 'validate-aggregate', ok: a.ok, message: a.ok
+          ? `${a.view}: ${a.below === undefined ? 'nothing materialized on one side yet, not compared' : `${a.rows.source.toLocaleString('en-US')} rows below ${a.below} match`}.`
+          : `${a.view}: rows below ${a.below} differ (source ${a.rows.source.toLocaleString('en-US')}, target ${a.rows.target.toLocaleString('en-US')}).` });
+      }
+      if (!ctx.dryRun) result.ok &&= aggregates.every((a) => a.ok);
+    }
     return result;
   }));
 }

@@ -120,4 +120,27 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source', () => {
     expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
     expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
   });
+
+  it('validate compares both aggregates below T and both watermarks, and exits 3 when a bucket differs', async () => {
+    const ok = await runCli(['validate', ...connection(), '--table', 'public.metrics:time', '--until', T, '--json']);
+    expect(ok.code, output(ok)).toBe(0);
+    const result = JSON.parse(ok.stdout.slice(ok.stdout.lastIndexOf('\n{\n') + 1)) as { aggregates: { view: string; below: string; ok: boolean;
+      rows: { source: number } }[] };
+    expect(result.aggregates.map((a) => [a.view, a.below, a.ok])).toEqual([
+      ['public.metrics_hourly', '2024-01-14 06:30:00+00', true], ['public.metrics_daily', '2024-01-12 00:00:00+00', true]]);
+    expect(result.aggregates[0]?.rows.source).toBeGreaterThan(900);
+    // A bucket of history (its raw rows are gone) lost on the target: validate names it.
+    await sql(dbs.target, `DELETE FROM _timescaledb_internal.${await materialization(dbs.target, 'metrics_hourly')}
+      WHERE bucket = '2024-01-02 05:00:00+00' AND device = 1`);
+    const bad = await runCli(['validate', ...connection(), '--table', 'public.metrics:time', '--until', T]);
+    expect(bad.code, output(bad)).toBe(3);
+    expect(bad.stdout).toMatch(/public\.metrics_hourly .*differ: 2024-01-02 05:00:00\+00 \(rows differ\)/);
+    expect(bad.stderr).toContain('continuous aggregate public.metrics_hourly differ');
+  });
 });
+
+async function materialization(url: string, view: string): Promise<string> {
+  const rows = await sql<{ t: string }>(url, `SELECT materialization_hypertable_name AS t FROM timescaledb_information.continuous_aggregates
+    WHERE view_name = $1`, [view]);
+  return rows[0]?.t as string;
+}

@@ -73,7 +73,8 @@ export function register(program: Command): void {
       }, ctx);
       if (result.mode === 'checksums' && !ctx.dryRun) {
         // So `migrate status` and `migrate resume` know; an estimate proves too little to finish the step.
-        const differing = (result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table);
+        const differing = [...(result.repair?.after.length ? result.repair.after : result.tables).filter((t) => !t.ok).map((t) => t.table),
+          ...(result.aggregates ?? []).filter((a) => !a.ok).map((a) => a.view)];
         const plain = result.plainTablesSummary && result.plainTablesSummary.match < result.plainTablesSummary.tables
           ? `; plain tables: ${describePlainTables(result.plainTablesSummary)}` : '';
         await recordOutcome(runtime, ['validate'], {
@@ -117,9 +118,24 @@ function formatResult(result: ValidateResult, flags: Flags): string {
       if (still.length > 0) lines.push('', 'Still differing:', formatDifferences(still));
     }
   }
+  lines.push(...formatAggregates(result));
   if (result.ok) lines.push('', 'Source and target match below the completion point and in the dual-write window.');
   lines.push(...formatPlainTables(result, flags));
   return lines.join('\n');
+}
+
+/** Continuous aggregates: each compared below the bucket both sides have materialized and T. */
+function formatAggregates(result: ValidateResult): string[] {
+  const aggregates = result.aggregates ?? [];
+  if (aggregates.length === 0) return [];
+  const n = (v: number): string => v.toLocaleString('en-US');
+  return ['', 'Continuous aggregates (rows below least(T, both sides\' watermarks)):', formatTable(aggregates, [
+    { header: 'aggregate', value: (a) => a.view },
+    { header: 'compared below', value: (a) => a.below ?? '- (nothing materialized on one side)' },
+    { header: 'source rows', value: (a) => n(a.rows.source), align: 'right' },
+    { header: 'target rows', value: (a) => n(a.rows.target), align: 'right' },
+    { header: 'result', value: (a) => (a.ok ? 'match' : `differ: ${a.differingBuckets.join(', ')}`) },
+  ])];
 }
 
 /** Plain tables, apart from the time tables: which do not match, with both sides' row counts. */
@@ -232,6 +248,14 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   }
   const differing = (result.repair && !result.repair.dryRun ? result.repair.after : result.tables).filter((t) => !t.ok);
   const slices = differing.reduce((sum, t) => sum + t.differences.length, 0);
+  const aggregates = (result.aggregates ?? []).filter((a) => !a.ok);
+  if (differing.length === 0 && aggregates.length > 0) {
+    throw new DifferencesFoundError(`The continuous aggregate${aggregates.length === 1 ? '' : 's'} ${aggregates.map((a) => a.view).join(', ')} ` +
+      'differ from the source\'s below the completion point, although the hypertables\' rows match.', {
+      hint: `Copy their history again with \`${command('backfill', '--redo')}\` (a TimescaleDB source's aggregates are copied ` +
+        'below their watermark, then refreshed above it), or refresh the listed buckets on the target if their raw rows are complete there.',
+    });
+  }
   const inWindow = differing.filter((t) => (t.window?.differences.length ?? 0) > 0);
   const edges = differing.flatMap((t) => t.differences.filter((d) => d.edge !== undefined));
   if (slices > 0 && edges.length === slices && inWindow.length === 0) {

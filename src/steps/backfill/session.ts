@@ -32,18 +32,48 @@ export function serverPid(client: Client | undefined): number | undefined {
  */
 export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill', options: { replica?: boolean } = {}):
   Promise<Client> {
-  const client = await connect(endpoint, { applicationName });
+  const deadline = openTimeoutMs();
+  const pending = connect(endpoint, { applicationName });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // A connection that answers later is closed then; nobody uses it.
+      pending.then(discard, () => undefined);
+      reject(Object.assign(new Error(`no session within ${deadline / 1000} s (the connection may be half-open)`), { code: 'ETIMEDOUT' }));
+    }, deadline);
+  });
+  let client: Client;
   try {
-    const { rows } = await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, count(set_config(s.name, v.value, false))
-      FROM pg_settings s JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`,
+    client = await Promise.race([pending, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    const rows = await queryWithin<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, count(set_config(s.name, v.value, false))
+      FROM pg_settings s JOIN unnest($1::text[], $2::text[]) v(name, value) ON lower(s.name) = lower(v.name)`, deadline,
     [SESSION_SETTINGS.map(([n]) => n), SESSION_SETTINGS.map(([, v]) => v)]);
     if (rows[0]) serverPids.set(client, rows[0].pid);
-    if (options.replica) await client.query('SET session_replication_role = replica');
+    if (options.replica) await queryWithin(client, 'SET session_replication_role = replica', deadline);
   } catch (error) {
     discard(client);
-    throw error;
+    throw /no answer within/.test((error as Error).message) ? Object.assign(error as Error, { code: 'ETIMEDOUT' }) : error;
   }
   return client;
+}
+
+/** No bytes for this long while waiting on a connection counts as stalled (MIGRATE_STALL_SECONDS overrides). */
+export function stallSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.MIGRATE_STALL_SECONDS);
+  return Number.isFinite(value) && value >= 1 ? value : 60;
+}
+
+/**
+ * How long opening a session may take before it counts as hung: a connection can go half-open while
+ * it is being set up, and nobody else watches it then (the watchdog knows a worker's sessions only
+ * once they are open). Never under 10 s, so a busy server is not mistaken for a dead one.
+ */
+function openTimeoutMs(): number {
+  return Math.max(stallSeconds() * 1000, 10_000);
 }
 
 /** Close at once, whatever state the connection is in (the server rolls back what was open). */
