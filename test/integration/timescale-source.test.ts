@@ -5,10 +5,12 @@
  * source's row for row (history older than the remaining raw rows included), the same chunks
  * compressed, and the same job states; a `kill -9` mid-way and a re-run give the same result.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/backfill-fixture.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
 import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
@@ -136,6 +138,48 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source', () => {
     expect(bad.code, output(bad)).toBe(3);
     expect(bad.stdout).toMatch(/public\.metrics_hourly .*differ: 2024-01-02 05:00:00\+00 \(rows differ\)/);
     expect(bad.stderr).toContain('continuous aggregate public.metrics_hourly differ');
+  });
+});
+
+describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source, backfill killed mid-way', () => {
+  let dbs: TestDatabases;
+  let dir: string;
+  const connection = (): string[] => ['--source', dbs.source, '--target', dbs.target, '--dir', dir];
+  const backfillArgs = (): string[] => ['backfill', ...connection(), '--table', 'public.metrics:time', '--until', T, '--workers', '2',
+    '--slice', '1 hour'];
+
+  beforeAll(async () => {
+    dbs = await createDatabases('ts_source_kill');
+    dir = tmp();
+    await createSource(dbs.source);
+    const schema = await runCli(['schema', ...connection(), '--table', 'public.metrics:time', '--yes']);
+    expect(schema.code, output(schema)).toBe(0);
+    await dualWrite(dbs.source, dbs.target);
+    await sql(dbs.source, "CALL refresh_continuous_aggregate('public.metrics_hourly', '2024-01-12 00:00:00+00', '2024-01-14 12:00:00+00')");
+  });
+
+  afterAll(async () => {
+    await dbs?.drop();
+  });
+
+  it('a kill -9 once some slices are done, then the same command again, gives the same result', async () => {
+    let child: ChildProcess | undefined;
+    const first = runCli(backfillArgs(), { onSpawn: (c) => { child = c; } });
+    await waitFor('some but not all slices done', async () => {
+      const rows = await sql<{ done: string; total: string }>(dbs.target, `SELECT count(*) FILTER (WHERE status = 'done') AS done,
+        count(*) AS total FROM _migrate.backfill_slice`).catch(() => []);
+      const row = rows[0];
+      return row && Number(row.done) >= 3 && Number(row.done) < Number(row.total) ? true : undefined;
+    }, 120_000, 10);
+    child?.kill('SIGKILL');
+    const killed = await first;
+    expect(killed.signal, output(killed)).toBe('SIGKILL');
+    const again = await runCli(backfillArgs());
+    expect(again.code, output(again)).toBe(0);
+    expect(await fingerprint(dbs.target, 'public.metrics')).toEqual(await fingerprint(dbs.source, 'public.metrics'));
+    expect(await aggregates(dbs.target)).toEqual(await aggregates(dbs.source));
+    expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
+    expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
   });
 });
 
