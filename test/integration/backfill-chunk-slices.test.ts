@@ -243,6 +243,22 @@ describe.skipIf(!hasTimescale)('[timescaledb] slices from the chunks of integer-
     expect(Math.abs(Number(ledger?.est) - (18 * 3600 + 500)) / (18 * 3600 + 500)).toBeLessThan(0.05);
   });
 
+  it('chunks never analyzed are estimated with the row density of an analyzed sibling', async () => {
+    await sql(source(), `CREATE TABLE public.fresh (ts bigint NOT NULL, device int NOT NULL, value int, note text);
+      SELECT create_hypertable('public.fresh', by_range('ts', 1000));
+      INSERT INTO public.fresh SELECT i, i % 4, i, repeat('x', i % 50) FROM generate_series(0, 9999) i;`);
+    await sql(dbs.target, 'CREATE TABLE public.fresh (ts bigint NOT NULL, device int NOT NULL, value int, note text)');
+    // One chunk analyzed (autovacuum may analyze more meanwhile: the estimates only get better).
+    const [first] = await sql<{ chunk: string }>(source(), `SELECT format('%I.%I', chunk_schema, chunk_name) AS chunk
+      FROM timescaledb_information.chunks WHERE hypertable_name = 'fresh' ORDER BY range_start_integer LIMIT 1`);
+    await sql(source(), `ANALYZE ${first?.chunk}`);
+    const plan = await both(source(), dbs.target, (s, t) => planSlices(s, t, { table: { schema: 'public', table: 'fresh' },
+      until: '10000', targetRows: 2500 }));
+    expect(plan.alignment).toBe("the source's chunks");
+    expect(plan.slices.length).toBeGreaterThanOrEqual(3);
+    await expectCloseEstimates(source(), plan, '"public"."fresh"', 'ts', 'bigint');
+  });
+
   it('date time: slices on the 7-day chunk edges, estimates close', async () => {
     const plan = await both(source(), dbs.target, (s, t) => planSlices(s, t, { table: { schema: 'public', table: 'daily' },
       until: '2023-12-01', targetRows: 5000 }));
