@@ -1,19 +1,20 @@
 /**
  * Cut a table's backfill range [from, until) into slices: aligned to the target's chunk boundaries
- * (or to multiples of --slice), sized from the source's planner statistics so a slice holds a few
- * hundred thousand rows, dense chunks split and sparse ones merged.
+ * (or to multiples of --slice, or to a hypertable source's own chunks), sized from the source's
+ * planner statistics — or, for a hypertable source, its chunks' row counts, compressed rows
+ * included — so a slice holds a few hundred thousand rows, dense chunks split and sparse ones merged.
  *
  * The first slice starts at `from` (default: below every row, `-infinity` or the integer type's
  * minimum) and the last ends at `until`, so the slices cover the range exactly whatever the
  * statistics say; the statistics only decide where the inner edges go.
  */
 import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/catalog.js';
+import { readHypertableRows } from '../../core/chunk-rows.js';
 import type { Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type TableSpec } from '../../core/identifiers.js';
 import { hasTimeIndex, timeColumnStats } from '../../core/time-column.js';
 import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
-import { readHypertableRows } from '../../core/chunk-rows.js';
 import { axisKind, fromAxis, intervalOnAxis, isInfinite, lowestValue, sliceWidth, toAxis, toAxisSql } from './axis.js';
 import { clipToData, innerEdges, microsToAxis, rangeEstimator } from './chunk-grid.js';
 import { cellsFor, chooseWidth, estimateRows, gridPoints, mergeEmptyRuns, sizeCells, DEFAULT_TARGET_ROWS, type Distribution } from './grid.js';
@@ -80,7 +81,8 @@ export async function planSlices(source: Client, target: Client, request: SliceR
   const upper = untilAxis !== undefined && maxAxis !== undefined && maxAxis + 1n < untilAxis ? maxAxis + 1n : untilAxis;
   if (lower === undefined || upper === undefined || lower >= upper) {
     // No rows in the range on the source: one slice still clears the range on the target.
-    return { ...base, alignment: 'one slice (no source rows in the range)', estimatedFrom: 'the time column\'s range', slices: [{ start: from, end: until, estRows: 0 }], estimatedRows: 0 };
+    return { ...base, alignment: 'one slice (no source rows in the range)', estimatedFrom: 'the time column\'s range',
+      slices: [{ start: from, end: until, estRows: 0 }], estimatedRows: 0 };
   }
   const model = await rowModel(source, sourceInfo, column, type, { lower, upper, min: minAxis ?? lower, max: maxAxis ?? upper });
   warnings.push(...model.warnings);
