@@ -4,6 +4,7 @@
  * interval, and list everything that would stop `create_hypertable` with the fix. Read-only.
  */
 import { describeTable, resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog.js';
+import { readHypertableRows } from '../core/chunk-rows.js';
 import { suggestChunkInterval, type SuggestedInterval } from '../core/chunk-interval.js';
 import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
@@ -22,7 +23,8 @@ export const DEFAULT_MIN_BYTES = 10 * 1024 * 1024;
 export interface Candidate {
   table: QualifiedName;
   totalBytes: number;
-  /** pg_class.reltuples, or an exact count for small never-analyzed tables; -1 = unknown (never analyzed). */
+  /** pg_class.reltuples (a hypertable's chunks with their compressed rows), or an exact count for small
+   *  never-analyzed tables; -1 = unknown (never analyzed). */
   estimatedRows: number;
   timeColumn?: { name: string; type: string; reason: string };
   otherTimeColumns: string[];
@@ -120,7 +122,7 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
   // Without --table, a table with no time-like column is simply not a candidate.
   if (!time && !explicit) return undefined;
   const notes: string[] = [];
-  const rows = await rowEstimate(client, table);
+  const rows = await rowEstimate(client, table, notes);
   if (table.estimatedRows < 0 && rows >= 0) notes.push('never analyzed: rows counted exactly (small table)');
   else if (rows < 0) {
     notes.push(`never analyzed, so the row count is unknown: run ANALYZE ${quoteQualified(table.name)}; for estimates`);
@@ -170,9 +172,26 @@ function infiniteTimeWarnings(table: TableInfo, column: string, edges: EdgeRows)
   return warnings;
 }
 
-/** reltuples, or an exact count when a small table was never analyzed (or looks empty); -1 = unknown. */
-async function rowEstimate(client: Client, table: TableInfo): Promise<number> {
-  if (table.estimatedRows > 0 || table.totalBytes > SMALL_TABLE_BYTES) return table.estimatedRows;
+/**
+ * reltuples, or an exact count when a small table was never analyzed (or looks empty); -1 = unknown.
+ * A hypertable is counted chunk by chunk with its compressed rows, which reltuples leaves out.
+ */
+async function rowEstimate(client: Client, table: TableInfo, notes: string[] = []): Promise<number> {
+  const small = table.totalBytes <= SMALL_TABLE_BYTES;
+  const chunks = table.hypertable ? await readHypertableRows(client, table) : undefined;
+  if (chunks) {
+    // A small hypertable that looks empty or has a chunk never analyzed is counted exactly below.
+    if (!small || (chunks.total > 0 && !chunks.guessed)) {
+      if (chunks.compressedTotal > 0) {
+        notes.push(`~${Math.round(chunks.compressedTotal).toLocaleString('en-US')} of the rows are in compressed chunks ` +
+          '(counted from TimescaleDB\'s compression statistics)');
+      }
+      if (chunks.unknownCompressed > 0) notes.push(`${chunks.unknownCompressed} compressed chunk(s) have no readable row count; their rows are not counted`);
+      return Math.round(chunks.total);
+    }
+  } else if (table.estimatedRows > 0 || !small) {
+    return table.estimatedRows;
+  }
   const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(table.name)}`);
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,19 +1,22 @@
 /**
  * Cut a table's backfill range [from, until) into slices: aligned to the target's chunk boundaries
- * (or to multiples of --slice), sized from the source's planner statistics so a slice holds a few
- * hundred thousand rows, dense chunks split and sparse ones merged.
+ * (or to multiples of --slice, or to a hypertable source's own chunks), sized from the source's
+ * planner statistics — or, for a hypertable source, its chunks' row counts, compressed rows
+ * included — so a slice holds a few hundred thousand rows, dense chunks split and sparse ones merged.
  *
  * The first slice starts at `from` (default: below every row, `-infinity` or the integer type's
  * minimum) and the last ends at `until`, so the slices cover the range exactly whatever the
  * statistics say; the statistics only decide where the inner edges go.
  */
 import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/catalog.js';
+import { readHypertableRows } from '../../core/chunk-rows.js';
 import type { Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type TableSpec } from '../../core/identifiers.js';
 import { hasTimeIndex, timeColumnStats } from '../../core/time-column.js';
 import { castParam, isIntegerTimeType, shortTypeName, type TimeType } from '../../core/time-values.js';
 import { axisKind, fromAxis, intervalOnAxis, isInfinite, lowestValue, sliceWidth, toAxis, toAxisSql } from './axis.js';
+import { clipToData, innerEdges, microsToAxis, rangeEstimator } from './chunk-grid.js';
 import { cellsFor, chooseWidth, estimateRows, gridPoints, mergeEmptyRuns, sizeCells, DEFAULT_TARGET_ROWS, type Distribution } from './grid.js';
 
 export interface SliceRequest {
@@ -44,6 +47,8 @@ export interface SlicePlan {
   until: string;
   /** How the edges were chosen, for messages. */
   alignment: string;
+  /** Where the row estimates come from, for messages (not kept in the ledger). */
+  estimatedFrom: string;
   slices: PlannedSlice[];
   estimatedRows: number;
   warnings: string[];
@@ -76,23 +81,32 @@ export async function planSlices(source: Client, target: Client, request: SliceR
   const upper = untilAxis !== undefined && maxAxis !== undefined && maxAxis + 1n < untilAxis ? maxAxis + 1n : untilAxis;
   if (lower === undefined || upper === undefined || lower >= upper) {
     // No rows in the range on the source: one slice still clears the range on the target.
-    return { ...base, alignment: 'one slice (no source rows in the range)', slices: [{ start: from, end: until, estRows: 0 }], estimatedRows: 0 };
+    return { ...base, alignment: 'one slice (no source rows in the range)', estimatedFrom: 'the time column\'s range',
+      slices: [{ start: from, end: until, estRows: 0 }], estimatedRows: 0 };
   }
-  const dist = await readDistribution(source, sourceInfo, column, type, { lo: Number(minAxis ?? lower), hi: Number(maxAxis ?? upper) });
-  const estimate = (lo: bigint, hi: bigint): number => estimateRows(dist, Number(lo), Number(hi));
-  const kind = axisKind(type);
-  let width: bigint;
+  const model = await rowModel(source, sourceInfo, column, type, { lower, upper, min: minAxis ?? lower, max: maxAxis ?? upper });
+  warnings.push(...model.warnings);
+  const { estimate } = model;
+  let points: bigint[];
   let alignment: string;
   if (request.slice !== undefined) {
-    width = await sliceWidth(source, request.slice, type);
+    points = gridPoints(lower, upper, await sliceWidth(source, request.slice, type));
     alignment = `--slice ${request.slice}`;
   } else {
     const dim = targetInfo.hypertable?.column === column && targetInfo.hypertable.interval !== undefined
       ? await intervalOnAxis(target, targetInfo.hypertable.interval, type) : undefined;
-    width = dim ?? chooseWidth(upper - lower, estimate(lower, upper), kind, request.targetRows);
-    alignment = dim !== undefined ? `the target's chunks (${targetInfo.hypertable?.interval})` : 'estimated row counts';
+    if (dim !== undefined) {
+      points = gridPoints(lower, upper, dim);
+      alignment = `the target's chunks (${targetInfo.hypertable?.interval})`;
+    } else if (model.chunkEdges) {
+      // No target chunks to follow: the source's own chunk edges are where its rows change density.
+      points = model.chunkEdges;
+      alignment = "the source's chunks";
+    } else {
+      points = gridPoints(lower, upper, chooseWidth(upper - lower, estimate(lower, upper), axisKind(type), request.targetRows));
+      alignment = 'estimated row counts';
+    }
   }
-  const points = gridPoints(lower, upper, width);
   let cells = cellsFor(lower, upper, points, estimate);
   const targetRows = request.targetRows ?? DEFAULT_TARGET_ROWS;
   cells = request.slice === undefined ? sizeCells(cells, { targetRows, estimate }) : mergeEmptyRuns(cells, targetRows);
@@ -102,7 +116,50 @@ export async function planSlices(source: Client, target: Client, request: SliceR
     end: i === cells.length - 1 ? until : edges[i] as string,
     estRows: Math.round(cell.est),
   }));
-  return { ...base, alignment, slices, estimatedRows: slices.reduce((sum, s) => sum + s.estRows, 0) };
+  return { ...base, alignment, estimatedFrom: model.from, slices, estimatedRows: slices.reduce((sum, s) => sum + s.estRows, 0) };
+}
+
+interface RowModel {
+  estimate: (lo: bigint, hi: bigint) => number;
+  /** Where the estimates come from, for messages. */
+  from: string;
+  /** A hypertable source's chunk edges inside the range. */
+  chunkEdges?: bigint[];
+  warnings: string[];
+}
+
+/**
+ * Row estimates along the axis. A hypertable source partitioned on this column is counted chunk by
+ * chunk (core/chunk-rows.ts), compressed rows included: its planner statistics miss every compressed
+ * row, so all compressed history would otherwise look like a handful of rows and become one slice.
+ * Other tables use the planner statistics.
+ */
+async function rowModel(client: Client, info: TableInfo, column: string, type: TimeType,
+  range: { lower: bigint; upper: bigint; min: bigint; max: bigint }): Promise<RowModel> {
+  const counted = info.hypertable?.column === column ? await readHypertableRows(client, info) : undefined;
+  if (!counted || counted.chunks.length === 0) {
+    const dist = await readDistribution(client, info, column, type, { lo: Number(range.min), hi: Number(range.max) });
+    return { estimate: (lo, hi) => estimateRows(dist, Number(lo), Number(hi)), from: 'planner statistics', warnings: [] };
+  }
+  const kind = axisKind(type);
+  // Time dimensions' edges come as timestamptz text (TimescaleDB's microseconds), integer ones as
+  // integers (read here: an edge may lie outside a smallint's range, where a cast would fail).
+  const texts = kind === 'integer' ? [] : counted.chunks.flatMap((c) => [c.start, c.end]).filter((t): t is string => t !== undefined);
+  const axes = await toAxis(client, texts, 'timestamp with time zone');
+  const positions = new Map(texts.map((text, i) => [text, axes[i]]));
+  const onAxis = (text: string | undefined): bigint | undefined => {
+    if (text === undefined) return undefined;
+    const micros = kind === 'integer' ? BigInt(text) : positions.get(text);
+    return micros === undefined ? undefined : microsToAxis(micros, kind);
+  };
+  const chunks = counted.chunks.map((c) => ({ lo: onAxis(c.start), hi: onAxis(c.end), rows: c.heapRows + c.compressedRows }));
+  const estimate = rangeEstimator(clipToData(chunks, range.min, range.max + 1n));
+  const warnings = counted.unknownCompressed === 0 ? [] : [`${displayName(info.name)}: ${counted.unknownCompressed} compressed ` +
+    'chunk(s) have no row count that migrate can read (_timescaledb_catalog.compression_chunk_size); their rows are left out of ' +
+    'the estimates, so the slices over them may be large.'];
+  const compressed = counted.compressedTotal > 0 ? `, ~${Math.round(counted.compressedTotal).toLocaleString('en-US')} rows compressed` : '';
+  return { estimate, from: `the source's chunks: ${counted.chunks.length}${compressed}`,
+    chunkEdges: innerEdges(chunks, range.lower, range.upper), warnings };
 }
 
 function maxDefined(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
@@ -160,5 +217,5 @@ async function readDistribution(client: Client, info: TableInfo, column: string,
 export function describePlan(plan: SlicePlan): string {
   return `${displayName(plan.table)}: ${plan.slices.length} slice${plan.slices.length === 1 ? '' : 's'} over ` +
     `[${plan.from}, ${plan.until}) on ${plan.column} (${shortTypeName(plan.type)}), aligned to ${plan.alignment}, ` +
-    `~${plan.estimatedRows.toLocaleString('en-US')} rows`;
+    `~${plan.estimatedRows.toLocaleString('en-US')} rows (estimated from ${plan.estimatedFrom})`;
 }
