@@ -121,6 +121,11 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source', () => {
     expect(got.daily).toEqual(want.daily);
     expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
     expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
+    // Estimated from the source's chunks, compressed rows included (planner statistics count none of them).
+    const [estimate] = await sql<{ est: string; rows: string }>(dbs.target, `SELECT sum(est_rows)::text AS est, sum(rows)::text AS rows
+      FROM _migrate.backfill_slice WHERE table_name = 'metrics'`);
+    expect(Number(estimate?.est)).toBeGreaterThan(0.8 * Number(estimate?.rows));
+    expect(Number(estimate?.est)).toBeLessThan(1.25 * Number(estimate?.rows));
   });
 
   it('validate compares both aggregates below T and both watermarks, and exits 3 when a bucket differs', async () => {
@@ -180,6 +185,12 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source, backfill kil
     expect(await aggregates(dbs.target)).toEqual(await aggregates(dbs.source));
     expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
     expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
+    // The compressed history went as many slices, taken by both workers.
+    const [history] = await sql<{ slices: number; workers: number }>(dbs.target, `SELECT count(*)::int AS slices,
+      count(DISTINCT claimed_by)::int AS workers FROM _migrate.backfill_slice
+      WHERE table_name = 'metrics' AND range_end::timestamptz <= '2024-01-11 00:00:00+00'`);
+    expect(history?.slices).toBeGreaterThan(100);
+    expect(history?.workers).toBe(2);
   });
 });
 
