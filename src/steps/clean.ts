@@ -1,16 +1,17 @@
 /**
  * `migrate clean`: drop what migrate left in the target, the `_migrate` ledger schema.
  *
- * It refuses (exit 1) while a backfill is running (it holds RUN_LOCK) or while background jobs it
- * paused or triggers it altered are not restored yet: dropping the ledger would forget their
- * original state. --force restores them first, then drops the schema anyway.
+ * It refuses (exit 1) while a backfill is running (it holds RUN_LOCK) or while background jobs
+ * paused (by the backfill, or by `migrate schema` until every table it left empty is backfilled) or
+ * triggers altered are not restored yet: dropping the ledger would forget their original state.
+ * --force restores them all first, whatever they wait for, then drops the schema anyway.
  */
 import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError } from '../core/errors.js';
 import { quoteIdent } from '../core/identifiers.js';
 import { LEDGER_SCHEMA, PLAN_LOCK, RUN_LOCK } from './backfill/ledger.js';
-import { countPausedJobs, restoreRecordedPolicies, type PausedJob } from './backfill/policies.js';
+import { countPausedJobs, jobLabel, restoreRecordedPolicies, type PausedJob } from './backfill/policies.js';
 import { countAlteredTriggers, restoreAlteredTriggers } from './backfill/user-triggers.js';
 
 export interface CleanInput {
@@ -71,10 +72,10 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
         ...(state.altered > 0 ? [`${state.altered} trigger${state.altered === 1 ? '' : 's'} altered`] : []),
       ];
       if (unrestored.length > 0 && !input.force) {
-        throw new MigrateError(`${unrestored.join(' and ')} by the backfill ${state.paused + state.altered === 1 ? 'is' : 'are'} ` +
+        throw new MigrateError(`${unrestored.join(' and ')} by migrate ${state.paused + state.altered === 1 ? 'is' : 'are'} ` +
           'not restored yet; dropping the ledger would forget their original state.', {
-          hint: 'Run `migrate resume` (or the `migrate backfill` command again) to finish and restore them, ' +
-            'or `migrate clean --force` to restore them now and drop the ledger.',
+          hint: 'Run `migrate resume` (or the `migrate backfill` command again) to finish and restore them (`migrate status` says ' +
+            'what jobs paused since the schema load still wait for), or `migrate clean --force` to restore them now and drop the ledger.',
         });
       }
       if (state.pending > 0) {
@@ -90,7 +91,7 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
       if (state.paused > 0) {
         result.restoredPolicies = await restoreRecordedPolicies(client);
         ctx.emit({ type: 'info', message: 'Restored the paused background jobs:',
-          detail: result.restoredPolicies.map((j) => `job ${j.jobId} on ${j.hypertable}: ${j.wasScheduled ? 'scheduled' : 'not scheduled'}`) });
+          detail: result.restoredPolicies.map((j) => `${jobLabel(j)}: ${j.wasScheduled ? 'scheduled' : 'not scheduled'}`) });
       }
       if (state.altered > 0) {
         result.restoredTriggers = await restoreAlteredTriggers(client);

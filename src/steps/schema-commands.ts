@@ -28,10 +28,17 @@ export interface TimescalePlan {
   warnings: string[];
 }
 
+/** A psql script run in the load's transaction after the dump (before post_restore), and the psql variables it reads. */
+export interface AfterLoad {
+  file: string;
+  variables: Record<string, string>;
+}
+
 /** psql arguments (after the connection arguments) that load the dump in one transaction. */
-export function loadArgs(dumpFile: string, timescale: TimescalePlan): string[] {
+export function loadArgs(dumpFile: string, timescale: TimescalePlan, afterLoad?: AfterLoad): string[] {
   const before: string[] = [];
   const after: string[] = [];
+  const variables = Object.entries(afterLoad?.variables ?? {}).flatMap(([name, value]) => ['-v', `${name}=${value}`]);
   if (timescale.createSql) before.push('-c', timescale.createSql);
   if (timescale.restoreSchema !== undefined) {
     // Qualified: the dump sets search_path to '' before post_restore runs.
@@ -41,7 +48,10 @@ export function loadArgs(dumpFile: string, timescale: TimescalePlan): string[] {
   }
   // --single-transaction wraps every -c and -f in one BEGIN/COMMIT, and with ON_ERROR_STOP a failure
   // rolls all of it back: a failed load leaves the target as it was. -q keeps stdout to query results.
-  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--echo-errors', '--single-transaction', ...before, '-f', dumpFile, ...after];
+  // The script runs before post_restore: while the job scheduler is still stopped (schema-jobs.ts).
+  const script = afterLoad ? ['-f', afterLoad.file] : [];
+  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--echo-errors', '--single-transaction', ...variables, ...before, '-f', dumpFile,
+    ...script, ...after];
 }
 
 export interface TargetTimescaleFacts {

@@ -6,6 +6,8 @@
  * TimescaleDB versions) runs before pg_dump writes a file, and pg_dump finishes before the target
  * is touched. The load is `psql --single-transaction`: a failure rolls back everything, including
  * the CREATE EXTENSION and TimescaleDB's pre_restore (its ALTER DATABASE SET is transactional too).
+ * From a TimescaleDB source the same transaction pauses every background job before post_restore
+ * restarts the scheduler, and records them for the backfill to bring back (schema-jobs.ts).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,11 +16,13 @@ import { scrubSecrets, type Endpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
 import { timescaleVersion, withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/files.js';
 import { quoteIdent, type QualifiedName, type TableSpec } from '../core/identifiers.js';
 import { connectionArgs, formatCommand, requirePgTool, runPgTool } from '../core/pg-tools.js';
 import { readTimescalePreloaded } from './preflight-facts.js';
 import { listTargetUserTables } from './schema-catalog.js';
 import { dumpArgs, errorLines, loadArgs, planTimescale, quietDumpMessages, type TargetTimescaleFacts, type TimescalePlan } from './schema-commands.js';
+import { PAUSE_JOBS_FILE, describeJobPause, pauseJobsLoad, pauseJobsScript, previewJobPause, recordedJobPause, type SchemaJobPause } from './schema-jobs.js';
 import { listNames, readSourcePlan } from './schema-source.js';
 import { PRIVILEGE_DUMP_FLAGS, carryPrivileges, type CarriedPrivileges } from './schema-privileges.js';
 
@@ -53,6 +57,8 @@ export interface SchemaResult {
   commands: { dump: string; load: string; privileges?: string };
   /** Owners and privileges applied after the load (absent with --no-owner --no-privileges, or --dry-run). */
   privileges?: CarriedPrivileges;
+  /** TimescaleDB source: the background jobs paused in the load's transaction until the backfill is complete (schema-jobs.ts). */
+  jobPause?: SchemaJobPause;
   warnings: string[];
 }
 
@@ -76,7 +82,9 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   const sourceConn = connectionArgs(ctx.source);
   const targetConn = connectionArgs(ctx.target);
   const dump = [...sourceConn.args, ...dumpArgs(source.excluded, source.timescale?.chunkSchemas)];
-  const load = [...targetConn.args, ...loadArgs(dumpFile, timescale)];
+  const restoreSchema = source.timescale ? timescale.restoreSchema : undefined;
+  const afterLoad = restoreSchema === undefined ? undefined : pauseJobsLoad(path.join(ctx.dir, PAUSE_JOBS_FILE), source.empty);
+  const load = [...targetConn.args, ...loadArgs(dumpFile, timescale, afterLoad)];
   const result: SchemaResult = {
     dumpFile, dryRun: ctx.dryRun, excludedTables: source.excluded, tablesLoaded: source.withData, emptyTables: source.empty,
     sourceIsTimescale: source.timescale !== undefined,
@@ -92,6 +100,12 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   if (ctx.dryRun) {
     ctx.emit({ type: 'command', command: result.commands.dump });
     ctx.emit({ type: 'command', command: result.commands.load });
+    if (restoreSchema !== undefined) {
+      ctx.emit({ type: 'sql', side: 'target', sql: pauseJobsScript(restoreSchema) });
+      const pause = await withClient(ctx.source, (s) => withClient(ctx.target, (t) => previewJobPause(s, t, source.empty)));
+      result.jobPause = pause;
+      ctx.emit({ type: 'info', ...describeJobPause(pause, true) });
+    }
     if (result.commands.privileges) {
       ctx.emit({ type: 'command', command: result.commands.privileges });
       ctx.emit({ type: 'info', message: 'Then each ownership and privilege statement of that schema-only dump is applied on its own; ' +
@@ -124,6 +138,7 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   const said = quietDumpMessages(dumpMessages);
   if (said.length > 0) ctx.emit({ type: 'info', message: 'pg_dump said:', detail: said.slice(0, 20) });
 
+  if (afterLoad && restoreSchema !== undefined) await writeFileAtomic(afterLoad.file, pauseJobsScript(restoreSchema));
   await loadDump(ctx, psql, load, targetConn.env, timescale, dumpFile);
 
   if (wanted.owners || wanted.privileges) {
@@ -133,8 +148,13 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   const after = await withClient(ctx.target, async (client) => ({
     version: await timescaleVersion(client),
     missing: await missingTables(client, [...source.withData, ...source.empty]),
+    pause: afterLoad ? await recordedJobPause(client, source.empty) : undefined,
   }), { applicationName: 'migrate schema' });
   if (after.version) result.timescaleVersion = after.version;
+  if (after.pause) {
+    result.jobPause = after.pause;
+    ctx.emit({ type: 'info', ...describeJobPause(after.pause, false) });
+  }
   if (after.missing.length > 0) {
     const message = `These source tables are not in the target after the load: ${listNames(after.missing)}.`;
     warnings.push(message);

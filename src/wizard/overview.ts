@@ -4,6 +4,7 @@
  */
 import { displayPath, formatCommandLine } from '../core/shell.js';
 import type { MigrationState, StepStatus } from '../core/state.js';
+import { jobLabel, type PausedJob } from '../steps/backfill/policies.js';
 import { STEPS, firstUnfinished, type StepId } from '../steps/index.js';
 
 export interface SliceProgress {
@@ -11,6 +12,16 @@ export interface SliceProgress {
   done: number;
   total: number;
   rowsDone?: number;
+}
+
+/** Background jobs paused on the target, from its ledger, and why (backfill/schema-load-pause.ts). */
+export interface PausedJobsReport {
+  /** Paused by `migrate schema` (TimescaleDB source) until every table it left empty is backfilled. */
+  sinceSchemaLoad: PausedJob[];
+  /** Tables those jobs still wait for: no complete backfill plan yet. Empty: the next backfill or resume restores them. */
+  waitingFor: string[];
+  /** Paused by a backfill that is running or was cut off. */
+  byBackfill: PausedJob[];
 }
 
 export interface StatusReport {
@@ -26,6 +37,10 @@ export interface StatusReport {
   /** Backfill slices per table from the target's ledger; undefined when unknown. */
   backfill?: SliceProgress[];
   backfillNote?: string;
+  /** Jobs paused on the target; undefined when none are or the target was not read. */
+  pausedJobs?: PausedJobsReport;
+  /** Why the paused jobs are unknown (the target could not be read). */
+  pausedJobsNote?: string;
   complete: boolean;
   next: string;
 }
@@ -95,8 +110,27 @@ export function formatStatus(report: StatusReport): string {
   } else if (report.backfillNote) {
     lines.push('', `  backfill: ${report.backfillNote}`);
   }
+  if (report.pausedJobs) lines.push('', ...formatPausedJobs(report.pausedJobs));
+  else if (report.pausedJobsNote) lines.push('', `  background jobs: ${report.pausedJobsNote}`);
   lines.push('', `next: ${report.next}`);
   return lines.join('\n');
+}
+
+function formatPausedJobs({ sinceSchemaLoad, waitingFor, byBackfill }: PausedJobsReport): string[] {
+  const jobs = (list: PausedJob[]): string =>
+    list.map((j) => `${jobLabel(j)} (was ${j.wasScheduled ? 'scheduled' : 'not scheduled'})`).join(', ');
+  const lines = ['  background jobs paused on the target (from its ledger):'];
+  if (sinceSchemaLoad.length > 0) {
+    lines.push(`    ${sinceSchemaLoad.length} since the schema load: they come back as they are on the source once every table it ` +
+      'left empty is completely backfilled');
+    lines.push(waitingFor.length > 0 ? `      still waiting for the backfill of: ${waitingFor.join(', ')}`
+      : '      every such table is backfilled: the next `migrate backfill` or `migrate resume` restores them');
+    lines.push(`      ${jobs(sinceSchemaLoad)}`);
+  }
+  if (byBackfill.length > 0) {
+    lines.push(`    ${byBackfill.length} by a running or interrupted backfill (the last backfill to end restores them): ${jobs(byBackfill)}`);
+  }
+  return lines;
 }
 
 export function formatOverview(state: MigrationState): string {

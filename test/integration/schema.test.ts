@@ -345,7 +345,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate schema from a TimescaleDB 
     expect(await fingerprint(dbs.target, 'devices')).toEqual(await fingerprint(source(), 'devices'));
     const jobs = await sql<{ proc_name: string; scheduled: boolean }>(dbs.target,
       "SELECT proc_name, scheduled FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'");
-    expect(jobs).toEqual([{ proc_name: 'policy_compression', scheduled: true }]);
+    // The policy arrives paused until the backfill is complete (schema-jobs.test.ts has the whole story).
+    expect(jobs).toEqual([{ proc_name: 'policy_compression', scheduled: false }]);
     // post_restore ran: the database is not left in restoring mode.
     const [restoring] = await sql<{ v: string }>(dbs.target, "SELECT current_setting('timescaledb.restoring') AS v");
     expect(restoring?.v).toBe('off');

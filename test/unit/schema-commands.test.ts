@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/core/errors.js';
 import { DUMP_FLAGS, dumpArgs, errorLines, loadArgs, planTimescale, quietDumpMessages } from '../../src/steps/schema-commands.js';
+import { pauseJobsLoad, pauseJobsScript } from '../../src/steps/schema-jobs.js';
 
 describe('dumpArgs', () => {
   it('uses the reference flags and one exact --exclude-table-data pattern per table', () => {
@@ -32,6 +33,29 @@ describe('loadArgs', () => {
       '-f', '/m/dump.sql',
       '-c', 'SELECT "public".timescaledb_post_restore()',
     ]);
+  });
+
+  it('runs the job-pause script after the dump and before post_restore, with its psql variables', () => {
+    const args = loadArgs('/m/dump.sql', { restoreSchema: 'public', warnings: [] },
+      { file: '/m/pause-jobs.sql', variables: { migrate_expected: '[{"schema_name":"it\'s","table_name":"x"}]' } });
+    expect(args).toEqual(['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--echo-errors', '--single-transaction',
+      '-v', 'migrate_expected=[{"schema_name":"it\'s","table_name":"x"}]',
+      '-c', 'SELECT "public".timescaledb_pre_restore()',
+      '-f', '/m/dump.sql', '-f', '/m/pause-jobs.sql',
+      '-c', 'SELECT "public".timescaledb_post_restore()']);
+  });
+});
+
+describe('the job-pause script', () => {
+  it('reads its values from psql variables (quoted by psql), and qualifies everything (the dump empties search_path)', () => {
+    const script = pauseJobsScript('my ext');
+    expect(script).toContain(":'migrate_expected'::pg_catalog.json");
+    expect(script).toContain(":'migrate_paused_by'");
+    expect(script).toContain('SELECT "my ext".alter_job(job_id, scheduled => false)');
+    expect(script).toContain('CREATE TABLE IF NOT EXISTS _migrate.expected_backfill');
+    expect(script).not.toMatch(/\b(FROM|INTO|JOIN)\s+(?!_migrate\.|timescaledb_information\.|pg_catalog\.)[a-z_]+\b(?!\.)/);
+    expect(pauseJobsLoad('/m/pause-jobs.sql', [{ schema: 'Sales Data', table: 'Orders' }])).toEqual({ file: '/m/pause-jobs.sql',
+      variables: { migrate_expected: '[{"schema_name":"Sales Data","table_name":"Orders"}]', migrate_paused_by: 'schema load' } });
   });
 });
 

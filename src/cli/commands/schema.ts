@@ -21,6 +21,9 @@ Examples:
 The load runs in one transaction: if it fails, the target is left as it was. Owners and privileges
 come across afterwards, one statement at a time, from a second, schema-only dump: each one the
 target refuses is reported (and written to DIR/privileges-refused.sql), never fatal.
+From a TimescaleDB source, the same transaction pauses every background job (id >= 1000) before
+TimescaleDB's scheduler restarts; each comes back as it is on the source once the backfill of every
+table loaded empty is complete (DIR/pause-jobs.sql; \`migrate status\` shows them).
 Exit status: 0 loaded, 1 failed (pg_dump/psql missing or failing), 2 bad input (unknown table or
 column, target not empty without --yes, unwritable --dir).`)
     .action(async (flags: CommonFlags & TableFlags & { yes?: boolean; owner: boolean; privileges: boolean }) => {
@@ -54,6 +57,11 @@ export function formatResult(result: SchemaResult, given: string[]): string {
         `dump: ${result.dumpFile}`,
       `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
       `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
+  const paused = result.jobPause?.jobs ?? [];
+  if (paused.length > 0) {
+    lines.push(`Background jobs ${result.dryRun ? 'to pause' : 'paused'} until every table loaded empty is backfilled: ` +
+      `${paused.map((j) => j.jobId).join(', ')} (\`migrate status\` shows them).`);
+  }
   const carried = result.privileges;
   if (carried?.error) lines.push(`Owners and privileges: NOT carried (${carried.error}).`);
   else if (carried) {

@@ -37,6 +37,26 @@ CREATE TABLE IF NOT EXISTS _migrate.completion_point (
   PRIMARY KEY (schema_name, table_name)
 );`;
 
+/**
+ * The tables whose data `migrate schema` left out of a TimescaleDB source's dump, so the backfill must
+ * fill them: the jobs paused by the schema load (paused_job.paused_by = SCHEMA_LOAD_PAUSE) come back
+ * only once each of them has a complete plan (schema-load-pause.ts). Added to existing ledgers by
+ * ensureLedger, so the ledger version stays 1.
+ */
+const EXPECTED_BACKFILL_DDL = `
+CREATE TABLE IF NOT EXISTS _migrate.expected_backfill (
+  schema_name text NOT NULL,
+  table_name text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (schema_name, table_name)
+);`;
+
+/**
+ * paused_job.paused_by of the jobs `migrate schema` paused (a backfill writes host:pid, which always
+ * holds a colon): they wait for every expected table, not just for the last backfill to leave.
+ */
+export const SCHEMA_LOAD_PAUSE = 'schema load';
+
 export const LEDGER_DDL = `
 CREATE SCHEMA IF NOT EXISTS _migrate;
 CREATE TABLE IF NOT EXISTS _migrate.ledger_version (
@@ -85,7 +105,15 @@ CREATE TABLE IF NOT EXISTS _migrate.paused_job (
   paused_at timestamptz NOT NULL DEFAULT now(),
   paused_by text NOT NULL
 );
-${COMPLETION_POINT_DDL}`;
+${COMPLETION_POINT_DDL}
+${EXPECTED_BACKFILL_DDL}`;
+
+/**
+ * The ledger from SQL alone, for a script psql runs (`migrate schema`'s load transaction): the same
+ * tables as ensureLedger, each created only where missing, and the version row only in a new ledger.
+ */
+export const LEDGER_SCRIPT = `${LEDGER_DDL}
+INSERT INTO _migrate.ledger_version (version) SELECT ${LEDGER_VERSION} WHERE NOT EXISTS (SELECT FROM _migrate.ledger_version);`;
 
 export interface LedgerSlice {
   table: QualifiedName;
@@ -117,7 +145,7 @@ export async function ensureLedger(client: Client): Promise<void> {
     await client.query(LEDGER_DDL);
     await client.query('INSERT INTO _migrate.ledger_version (version) VALUES ($1)', [LEDGER_VERSION]);
   } else {
-    await client.query(COMPLETION_POINT_DDL);
+    await client.query(COMPLETION_POINT_DDL + EXPECTED_BACKFILL_DDL);
   }
   const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM _migrate.ledger_version');
   const version = Number(rows[0]?.v ?? 0);

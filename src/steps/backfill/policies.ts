@@ -13,12 +13,15 @@
  * crash, on the next run or `migrate resume`. The remembered state is written in the same
  * transaction as the pause, and a second pause never overwrites it, so a crash between the two
  * cannot lose it. Jobs without a hypertable are recorded with an empty hypertable name.
+ * From a TimescaleDB source, `migrate schema` has paused and recorded every job already, in its
+ * load's transaction; those come back only once every table it left empty is backfilled
+ * (schema-load-pause.ts), and a backfill's own pause of them keeps that first record.
  */
 import { withTransaction, type Client } from '../../core/db.js';
 import { displayName, quoteIdent, type QualifiedName } from '../../core/identifiers.js';
 import { isIntegerTimeType, type TimeType } from '../../core/time-values.js';
 import { hasContinuousAggregates } from './continuous-aggregates.js';
-import { ledgerExists } from './ledger.js';
+import { SCHEMA_LOAD_PAUSE, ledgerExists } from './ledger.js';
 
 /** `hypertable` is '' for a job that belongs to no hypertable (a user-defined job). */
 export interface PausedJob { jobId: number; hypertable: string; wasScheduled: boolean }
@@ -90,14 +93,16 @@ export async function pauseJobs(client: Client, jobs: TargetJob[], by: string): 
 }
 
 /**
- * Put every paused job back the way it was and forget it. Callers make sure no other backfill is
- * running (RUN_LOCK), or it would lose its pause.
+ * Put every paused job back the way it was and forget it; with keepSchemaLoad, all but those the
+ * schema load paused (they wait for every expected table, schema-load-pause.ts). Callers make sure no
+ * other backfill is running (RUN_LOCK), or it would lose its pause.
  */
-export async function restoreRecordedPolicies(client: Client): Promise<PausedJob[]> {
+export async function restoreRecordedPolicies(client: Client, { keepSchemaLoad = false } = {}): Promise<PausedJob[]> {
   if (!(await ledgerExists(client))) return [];
   const schema = await timescaleSchema(client);
   const { rows } = await client.query<{ job_id: number; schema: string; table: string; was_scheduled: boolean }>(
-    `SELECT job_id, hypertable_schema AS schema, hypertable_name AS table, was_scheduled FROM _migrate.paused_job ORDER BY job_id`);
+    `SELECT job_id, hypertable_schema AS schema, hypertable_name AS table, was_scheduled FROM _migrate.paused_job
+      WHERE NOT $1 OR paused_by <> $2 ORDER BY job_id`, [keepSchemaLoad, SCHEMA_LOAD_PAUSE]);
   const restored: PausedJob[] = [];
   for (const row of rows) {
     await withTransaction(client, async () => {

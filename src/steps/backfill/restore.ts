@@ -3,26 +3,38 @@
  * duration (user-triggers.ts), by whoever is the last backfill to leave: each running
  * backfill holds RUN_LOCK shared, so getting it exclusively proves no backfill is running (a
  * crashed process's lock went with its connection). `migrate resume` calls restorePausedPolicies
- * to repair what a crash left behind.
+ * to repair what a crash left behind. Jobs the schema load paused stay paused until every table it
+ * left empty is backfilled (schema-load-pause.ts): the restorer that finds that true restores them.
  */
 import type { StepContext } from '../../core/context.js';
 import { withClient, type Client } from '../../core/db.js';
 import { describeError } from '../../core/errors.js';
+import type { QualifiedName } from '../../core/identifiers.js';
 import { RUN_LOCK, ledgerExists } from './ledger.js';
 import { countPausedJobs, jobLabel, restoreRecordedPolicies, type PausedJob } from './policies.js';
 import { sleep } from './retry.js';
+import { describeWait, readJobPause, tablesAwaitingBackfill } from './schema-load-pause.js';
 import { countAlteredTriggers, restoreAlteredTriggers } from './user-triggers.js';
 
-interface Restored { jobs: PausedJob[]; triggers: string[] }
+interface Restored {
+  jobs: PausedJob[];
+  triggers: string[];
+  /** Jobs the schema load paused that stay paused, and the tables they wait for. */
+  held: { jobs: number; waitingFor: QualifiedName[] };
+}
 
 /** Restore the paused jobs and altered triggers if no backfill holds RUN_LOCK; undefined when one does. */
 export async function restoreIfIdle(client: Client): Promise<Restored | undefined> {
-  if (!(await ledgerExists(client))) return { jobs: [], triggers: [] };
+  if (!(await ledgerExists(client))) return { jobs: [], triggers: [], held: { jobs: 0, waitingFor: [] } };
   const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${RUN_LOCK}) AS ok`);
   if (!rows[0]?.ok) return undefined;
   try {
     const triggers = await restoreAlteredTriggers(client);
-    return { jobs: await restoreRecordedPolicies(client), triggers };
+    // Read under RUN_LOCK: no backfill can finish or reopen a slice meanwhile.
+    const waitingFor = await tablesAwaitingBackfill(client);
+    const jobs = await restoreRecordedPolicies(client, { keepSchemaLoad: waitingFor.length > 0 });
+    const held = waitingFor.length > 0 ? await countPausedJobs(client) : 0;
+    return { jobs, triggers, held: { jobs: held, waitingFor: held > 0 ? waitingFor : [] } };
   } finally {
     await client.query(`SELECT pg_advisory_unlock(${RUN_LOCK})`);
   }
@@ -35,11 +47,15 @@ async function leftToRestore(client: Client): Promise<number> {
 
 function report(ctx: Pick<StepContext, 'emit'>, restored: Restored): void {
   if (restored.jobs.length > 0) {
-    ctx.emit({ type: 'info', message: 'Restored the paused background jobs to their state before the backfill:',
+    ctx.emit({ type: 'info', message: 'Restored the paused background jobs to their state before migrate paused them:',
       detail: restored.jobs.map((j) => `${jobLabel(j)}: ${j.wasScheduled ? 'scheduled' : 'not scheduled (as before)'}`) });
   }
   if (restored.triggers.length > 0) {
     ctx.emit({ type: 'info', message: 'Put the triggers altered for the backfill back as they were:', detail: restored.triggers });
+  }
+  if (restored.held.jobs > 0) {
+    ctx.emit({ type: 'info', message: `${describeWait(restored.held.jobs, restored.held.waitingFor)}.`,
+      detail: ['`migrate status` lists them; `migrate clean --force` restores them at once (and drops the ledger).'] });
   }
 }
 
@@ -75,8 +91,10 @@ export async function restoreWhenLast(ctx: Pick<StepContext, 'target' | 'emit'>)
 export async function restorePausedPolicies(ctx: Pick<StepContext, 'target' | 'emit' | 'dryRun'>): Promise<PausedJob[]> {
   return withClient(ctx.target, async (client) => {
     if (ctx.dryRun) {
-      const paused = await countPausedJobs(client);
+      const { sinceSchemaLoad, byBackfill, waitingFor } = await readJobPause(client);
+      const paused = byBackfill.length + (waitingFor.length > 0 ? 0 : sinceSchemaLoad.length);
       if (paused > 0) ctx.emit({ type: 'info', message: `Would restore ${paused} paused background job${paused === 1 ? '' : 's'}.` });
+      if (waitingFor.length > 0) ctx.emit({ type: 'info', message: `${describeWait(sinceSchemaLoad.length, waitingFor)}.` });
       const altered = await countAlteredTriggers(client);
       if (altered > 0) ctx.emit({ type: 'info', message: `Would put back ${altered} trigger${altered === 1 ? '' : 's'} altered for the backfill.` });
       return [];

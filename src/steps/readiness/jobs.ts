@@ -1,10 +1,14 @@
 /**
  * Background jobs restored: the backfill pauses TimescaleDB jobs (policies.ts) and the last backfill
- * to leave restores them; a crash can leave them paused, recorded in `_migrate.paused_job`. None may
- * be left there, and — from a TimescaleDB source — each source job (matched by hypertable and
- * procedure) must be on the target and scheduled as it is on the source.
+ * to leave restores them; a crash can leave them paused, recorded in `_migrate.paused_job`. From a
+ * TimescaleDB source `migrate schema` pauses them all until every table it left empty is backfilled
+ * (schema-load-pause.ts). None may be left there, and — from a TimescaleDB source — each source job
+ * (matched by hypertable and procedure) must be on the target and scheduled as it is on the source.
  */
 import type { Client } from '../../core/db.js';
+import { displayName } from '../../core/identifiers.js';
+import { jobLabel } from '../backfill/policies.js';
+import { describeWait, readJobPause, type JobPause } from '../backfill/schema-load-pause.js';
 import { capped, type Check, type Scope } from './types.js';
 
 interface Job { id: number; proc: string; hypertable: string | null; scheduled: boolean }
@@ -31,16 +35,23 @@ export async function checkJobs(scope: Scope): Promise<Check> {
   if (schema === undefined) return { ...base, status: 'skipped', detail: 'the target has no TimescaleDB: no background jobs' };
   const problems: string[] = [];
   const fixes: string[] = [];
-  const paused = scope.ledger ? (await scope.target.query<{ id: number; table: string; was: boolean }>(
-    `SELECT job_id AS id, CASE WHEN hypertable_name = '' THEN '' ELSE format('%s.%s', hypertable_schema, hypertable_name) END AS table,
-            was_scheduled AS was FROM _migrate.paused_job ORDER BY job_id`)).rows : [];
-  if (paused.length > 0) {
-    problems.push(`${paused.length} job(s) still paused by the backfill: ${capped(paused.map((p) => `job ${p.id}${p.table ? ` on ${p.table}` : ''}`), 5)}`);
-    fixes.push(`Run \`${scope.command('backfill')}\` again: with every slice done it only refreshes the views and restores the jobs ` +
-      '(if a backfill is running, it restores them when it ends).');
+  const pause: JobPause = scope.ledger ? await readJobPause(scope.target) : { sinceSchemaLoad: [], byBackfill: [], waitingFor: [] };
+  const again = `Run \`${scope.command('backfill')}\` again: with every slice done it only refreshes the views and restores the jobs ` +
+    '(if a backfill is running, it restores them when it ends).';
+  if (pause.byBackfill.length > 0) {
+    problems.push(`${pause.byBackfill.length} job(s) still paused by the backfill: ${capped(pause.byBackfill.map(jobLabel), 5)}`);
+    fixes.push(again);
+  }
+  if (pause.sinceSchemaLoad.length > 0 && pause.waitingFor.length > 0) {
+    problems.push(describeWait(pause.sinceSchemaLoad.length, pause.waitingFor));
+    fixes.push(`Backfill ${pause.waitingFor.map(displayName).join(', ')} (\`migrate backfill --table … --until …\`); if they are not to be ` +
+      'backfilled, `migrate clean --force` restores the jobs (and drops the ledger).');
+  } else if (pause.sinceSchemaLoad.length > 0) {
+    problems.push(`${pause.sinceSchemaLoad.length} job(s) still paused since the schema load, though every table it left empty is backfilled`);
+    if (pause.byBackfill.length === 0) fixes.push(again);
   }
   const target = await readJobs(scope.target);
-  const pausedIds = new Set(paused.map((p) => p.id));
+  const pausedIds = new Set([...pause.sinceSchemaLoad, ...pause.byBackfill].map((p) => p.jobId));
   if (scope.timescale.source !== undefined) {
     const onTarget = new Map(target.map((j) => [jobKey(j), j]));
     for (const job of await readJobs(scope.source)) {
