@@ -1,7 +1,8 @@
 /**
- * Compatibility rules that both `migrate preflight` (as checks) and `migrate schema` (as errors
- * before anything runs) apply, kept pure so they are tested without servers.
+ * Compatibility rules that `migrate preflight` (as checks), `migrate schema` and `migrate backfill`
+ * (as errors before anything runs) apply, kept pure so they are tested without servers.
  */
+import { compareVersions } from './hypertable-blockers.js';
 
 /**
  * The minor release of each major that added `\restrict` / `\unrestrict` lines to pg_dump's plain
@@ -60,17 +61,25 @@ export interface TargetTimescale {
 
 /**
  * From a TimescaleDB source the dump carries TimescaleDB's catalog, which only the very same
- * TimescaleDB version can restore (DESIGN §2). Returns the problem, or undefined when it matches.
+ * TimescaleDB version can restore, and the backfill copies TimescaleDB's own data (DESIGN §2).
+ * Checked by preflight, by schema before the load, and again when a backfill starts (the target
+ * may have been upgraded in between). Returns the problem, or undefined when it matches.
  */
 export function timescaleVersionProblem(sourceVersion: string, target: TargetTimescale): Compatibility | undefined {
   if (target.installed !== undefined) {
     if (target.installed === sourceVersion) return undefined;
+    // TimescaleDB cannot be downgraded: the fix is always to update the older side to the newer version.
+    const sourceOlder = compareVersions(sourceVersion, target.installed) < 0;
     return {
       status: 'block',
       detail: `the source runs TimescaleDB ${sourceVersion} but the target database has ${target.installed}; ` +
-        'a dump of TimescaleDB\'s catalog only restores into the same version',
-      fix: `Make the versions equal: ALTER EXTENSION timescaledb UPDATE TO '${sourceVersion}' on the older side ` +
-        `(or use a fresh target database with TimescaleDB ${sourceVersion} available).`,
+        'TimescaleDB\'s catalog and data only carry over into the same version',
+      fix: sourceOlder
+        ? `Update TimescaleDB on the source to ${target.installed} (ALTER EXTENSION timescaledb UPDATE TO ` +
+          `'${target.installed}' in the source database, as the first command of a new session), or use a ` +
+          `target database with TimescaleDB ${sourceVersion}.`
+        : `Update TimescaleDB in the target database to ${sourceVersion}: ALTER EXTENSION timescaledb UPDATE TO ` +
+          `'${sourceVersion}', as the first command of a new session.`,
     };
   }
   if (target.installable.length === 0) {

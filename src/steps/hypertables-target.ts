@@ -1,7 +1,8 @@
 /**
  * What `migrate hypertables` needs to know besides the table itself: whether the target has
- * TimescaleDB (and creating the extension when it is installed but not created), a hypertable's
- * compression state, and the chunk interval (flag, the source's data, the target's rows, or a default).
+ * TimescaleDB (and creating the extension when it is installed but not created), and the chunk
+ * interval (flag, the source's data, the target's rows, or a default). An existing hypertable's
+ * settings are read in hypertable-settings.ts.
  */
 import { resolveTable, type TableInfo } from '../core/catalog.js';
 import { DEFAULT_TIME_INTERVAL, checkChunkInterval, type SuggestedInterval } from '../core/chunk-interval.js';
@@ -73,29 +74,6 @@ export async function ensureTimescale(client: Client, ctx: StepContext): Promise
     version, schema, byRange: compareVersions(version, '2.13.0') >= 0,
     createdBefore: compareVersions(version, '2.15.0') >= 0,
   };
-}
-
-export interface CompressionState {
-  enabled: boolean;
-  jobId?: number;
-  /** An integer_now function is set (needed by integer compress_after thresholds). */
-  integerNow?: boolean;
-}
-
-/** Compression setting, policy job and integer_now function of an existing hypertable. */
-export async function readCompressionState(client: Client, table: QualifiedName): Promise<CompressionState> {
-  const { rows } = await client.query<{ enabled: boolean | null; job_id: number | null; integer_now: boolean | null }>(
-    `SELECT (SELECT compression_enabled FROM timescaledb_information.hypertables
-              WHERE hypertable_schema = $1 AND hypertable_name = $2) AS enabled,
-            (SELECT min(job_id) FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'
-              AND hypertable_schema = $1 AND hypertable_name = $2) AS job_id,
-            (SELECT integer_now_func IS NOT NULL FROM timescaledb_information.dimensions
-              WHERE hypertable_schema = $1 AND hypertable_name = $2 ORDER BY dimension_number LIMIT 1) AS integer_now`,
-    [table.schema, table.table]);
-  const row = rows[0];
-  const state: CompressionState = { enabled: Boolean(row?.enabled), integerNow: Boolean(row?.integer_now) };
-  if (row?.job_id != null) state.jobId = Number(row.job_id);
-  return state;
 }
 
 export interface SourceSuggester {

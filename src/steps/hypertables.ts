@@ -3,7 +3,8 @@
  *
  * Every table is checked before any is converted (a blocker anywhere changes nothing anywhere);
  * then each table is converted in its own transaction. Tables that already are hypertables are
- * left as they are, so running again is safe.
+ * left as they are, so running again is safe, and reported with the settings they have (chunk
+ * interval, compression), not the ones asked for.
  */
 import { resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog.js';
 import type { StepContext } from '../core/context.js';
@@ -14,8 +15,9 @@ import { displayName, quoteIdent, quoteQualified, type QualifiedName, type Table
 import { isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
 import { compressionPolicySql, compressionSql, createHypertableSql, formatOrderBy, parseOrderBy, type OrderByItem }
   from './hypertable-sql.js';
-import { chooseInterval, ensureTimescale, normalizeInterval, openSourceSuggester, readCompressionState, type SourceSuggester,
-  type TimescaleInfo } from './hypertables-target.js';
+import { readCompressionState, reportExisting, type CompressionReport, type CompressionState } from './hypertable-settings.js';
+import { chooseInterval, ensureTimescale, normalizeInterval, openSourceSuggester, type SourceSuggester, type TimescaleInfo }
+  from './hypertables-target.js';
 
 export interface CompressRequest {
   /** Exact column names. */
@@ -42,8 +44,8 @@ export interface HypertableResult {
   status: 'converted' | 'already-hypertable' | 'would-convert';
   /** The table had rows on the target and was converted with migrate_data => true. */
   migratedData: boolean;
-  compression?: { status: 'enabled' | 'already-enabled' | 'would-enable'; segmentBy: string[]; orderBy: string;
-    compressAfter?: string };
+  /** For a table that already was a hypertable, always: what it has (`not-enabled` included). */
+  compression?: CompressionReport;
   policyJobId?: number;
 }
 
@@ -51,6 +53,8 @@ interface Plan {
   table: TableInfo;
   time: { column: string; type: TimeType };
   already: boolean;
+  /** What a table that already is a hypertable has. */
+  existing?: CompressionState;
   interval: { value: string; reason: string };
   hasRows: boolean;
   compress?: { segmentBy: string[]; orderBy: OrderByItem[]; enabled: boolean; jobId?: number;
@@ -135,6 +139,7 @@ async function planTable(client: Client, request: HypertableRequest, ts: Timesca
     interval = await chooseInterval(client, request, table, time, hasRows, source, ctx);
   }
   const plan: Plan = { table, time, already, interval, hasRows };
+  if (already) plan.existing = await readCompressionState(client, table.name, table.columns.map((c) => c.name));
   if (request.compress) plan.compress = await planCompression(client, request.compress, plan, ts, ctx);
   return problems.length > before ? undefined : plan;
 }
@@ -150,7 +155,7 @@ async function planCompression(client: Client, request: CompressRequest, plan: P
       hint: `Its columns are: ${plan.table.columns.map((c) => c.name).join(', ')}. Quote names with capitals or spaces: '"Device Id"'.`,
     });
   }
-  const state = plan.already ? await readCompressionState(client, plan.table.name) : { enabled: false };
+  const state: CompressionState = plan.existing ?? { enabled: false, segmentBy: [], orderBy: [], integerNow: false };
   const result: NonNullable<Plan['compress']> = { segmentBy, orderBy, enabled: state.enabled };
   if (state.jobId !== undefined) result.jobId = state.jobId;
   const after = request.compressAfter?.trim();
@@ -202,23 +207,36 @@ async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepC
       await run(createHypertableSql({ extensionSchema: ts.schema, byRange: ts.byRange, type: plan.time.type }),
         [regclass, plan.time.column, plan.interval.value, plan.hasRows]);
     }
+    // An existing hypertable keeps what it has: that is what we report, and only what it lacks is added.
+    if (plan.existing) {
+      result.compression = reportExisting(plan.existing);
+      if (plan.existing.jobId !== undefined) result.policyJobId = plan.existing.jobId;
+    }
     const compress = plan.compress;
     if (!compress) return;
-    result.compression = { status: compress.enabled ? 'already-enabled' : ctx.dryRun ? 'would-enable' : 'enabled',
-      segmentBy: compress.segmentBy, orderBy: formatOrderBy(compress.orderBy) };
-    if (compress.threshold) result.compression.compressAfter = compress.threshold.value;
+    // Enabled already: plan.existing holds the settings, reported above.
+    const report: CompressionReport = compress.enabled && result.compression ? result.compression
+      : { status: ctx.dryRun ? 'would-enable' : 'enabled', segmentBy: compress.segmentBy, orderBy: formatOrderBy(compress.orderBy) };
+    result.compression = report;
     if (compress.enabled) {
       ctx.emit({ type: 'info', message: `Compression is already enabled on ${name}; its settings are left as they are.` });
     } else {
       await run(compressionSql(plan.table.name, compress.segmentBy, compress.orderBy), []);
     }
-    if (compress.jobId !== undefined) result.policyJobId = compress.jobId;
-    else if (compress.threshold) {
-      await run(compressionPolicySql(ts.schema, compress.threshold.kind, plan.time.type), [regclass, compress.threshold.value]);
-      if (!ctx.dryRun) {
-        const jobId = (await readCompressionState(client, plan.table.name)).jobId;
-        if (jobId !== undefined) result.policyJobId = jobId;
+    if (!compress.threshold) return;
+    if (compress.jobId !== undefined) {
+      if (compress.threshold.value !== report.compressAfter) {
+        ctx.emit({ type: 'info', message: `${name} already has a compression policy (job ${compress.jobId}` +
+          `${report.compressAfter === undefined ? '' : `, after ${report.compressAfter}`}); it is left as it is.` });
       }
+      return;
+    }
+    report.compressAfter = compress.threshold.value;
+    await run(compressionPolicySql(ts.schema, compress.threshold.kind, plan.time.type), [regclass, compress.threshold.value]);
+    if (!ctx.dryRun) {
+      const columns = plan.table.columns.map((c) => c.name);
+      const jobId = (await readCompressionState(client, plan.table.name, columns)).jobId;
+      if (jobId !== undefined) result.policyJobId = jobId;
     }
   }).catch((error: unknown) => {
     ctx.emit({ type: 'done', id: `hypertable:${name}`, message: `${name} was not converted`, ok: false });

@@ -1,7 +1,12 @@
 /**
  * Step 5: convert the chosen tables to hypertables on the target, with the compression the operator
  * chose. Without TimescaleDB on the target the step reports itself skipped: the tables stay plain.
+ * From a TimescaleDB source the schema load already made them hypertables: the step line says so,
+ * with the settings they have, instead of claiming to have converted them.
  */
+import { displayName } from '../core/identifiers.js';
+import type { describeCompression } from '../steps/hypertable-settings.js';
+import type { HypertableResult } from '../steps/hypertables.js';
 import { outcomeOf, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 
@@ -13,6 +18,7 @@ export async function hypertablesStep(ctx: WizardContext): Promise<StepResult> {
     return { status: 'skipped', message: 'TimescaleDB is not available on the target; the tables stay plain tables' };
   }
   const { runHypertables } = await import('../steps/hypertables.js');
+  const settings = await import('../steps/hypertable-settings.js');
   const result = await runHypertables({
     tables: tables.map((t) => ({
       table: tableSpecOf(t),
@@ -24,5 +30,21 @@ export async function hypertablesStep(ctx: WizardContext): Promise<StepResult> {
       } } : {}),
     })),
   }, ctx.step);
-  return { status: 'done', message: `converted ${tables.map((t) => t.table).join(', ')}`, outcome: result };
+  return { status: 'done', message: describeResults(result, settings.describeCompression), outcome: result };
+}
+
+/**
+ * One line: `converted public.orders; already hypertables: public.metrics (chunks of 1 day; compression
+ * already enabled; segment by device_id; …)`.
+ */
+function describeResults(results: HypertableResult[], describe: typeof describeCompression): string {
+  const converted = results.filter((r) => r.status !== 'already-hypertable');
+  const already = results.filter((r) => r.status === 'already-hypertable');
+  const parts: string[] = [];
+  if (converted.length > 0) parts.push(`converted ${converted.map((r) => displayName(r.table)).join(', ')}`);
+  if (already.length > 0) {
+    parts.push(`already ${already.length === 1 ? 'a hypertable' : 'hypertables'}: ${already.map((r) =>
+      `${displayName(r.table)} (chunks of ${r.chunkInterval}; compression ${describe(r.compression, r.policyJobId)})`).join(', ')}`);
+  }
+  return parts.join('; ') || 'no tables converted';
 }

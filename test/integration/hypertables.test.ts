@@ -1,13 +1,20 @@
 /**
  * `migrate hypertables` against the real target (TimescaleDB preloaded): conversions checked in
  * timescaledb_information, re-runs, blockers that change nothing, compression policies, --dry-run,
- * and a server without TimescaleDB preloaded (the source cluster).
+ * a server without TimescaleDB preloaded (the source cluster), and the tables a TimescaleDB
+ * source's schema brings as hypertables (their settings reported, by the command and the wizard).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../src/core/db.js';
 import type { Candidate } from '../../src/steps/candidates.js';
+import { SETTINGS_VIEWS, readCompressionColumns, settingsView } from '../../src/steps/hypertable-settings.js';
 import type { HypertableResult } from '../../src/steps/hypertables.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+import { readStateFile } from '../helpers/migration.js';
 
 let dbs: TestDatabases;
 
@@ -219,5 +226,144 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('TimescaleDB is installed on the target server but not in shared_preload_libraries');
     expect(r.stderr).toMatch(/next: .*shared_preload_libraries = 'timescaledb'/);
+  });
+});
+
+/**
+ * Issue #9.5: from a TimescaleDB source the schema load brings the tables as hypertables already.
+ * `migrate hypertables` reports the settings they came with (chunk interval, compression, policy),
+ * not `-`, and the wizard says they already were hypertables instead of "converted".
+ */
+describe.skipIf(!hasTimescale)('[timescaledb] hypertables that a TimescaleDB source\'s schema brought', () => {
+  // The source cluster does not preload timescaledb: the TimescaleDB source lives on the target cluster.
+  const suffix = Math.random().toString(16).slice(2, 10);
+  const sourceName = `src_hyper_ts_${suffix}`;
+  const wizardName = `tgt_hyper_wiz_${suffix}`;
+  const source = (): string => clusterUrl('target', sourceName);
+  let target: TestDatabases;
+  let tmp: string;
+  const tables = ['--table', 'public.metrics', '--table', 'public.events_ms', '--table', '"Sales Data"."Returns"', '--table', 'public.readings'];
+  const run = (args: string[]): Promise<CliResult> =>
+    runCli(['hypertables', '--source', source(), '--target', target.target, '--dir', tmp, ...args]);
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'migrate-hypertables-ts-'));
+    target = await createDatabases('hyper_ts');
+    await sql(clusterUrl('target'), `CREATE DATABASE "${sourceName}"`);
+    await sql(clusterUrl('target'), `CREATE DATABASE "${wizardName}"`);
+    await sql(source(), `CREATE EXTENSION IF NOT EXISTS timescaledb;
+      CREATE TABLE metrics (time timestamptz NOT NULL, device int NOT NULL, value float8);
+      SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+      ALTER TABLE metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device', timescaledb.compress_orderby = 'time DESC');
+      CREATE TABLE events_ms (ts_ms bigint NOT NULL, id bigint);
+      SELECT create_hypertable('events_ms', by_range('ts_ms', 86400000));
+      CREATE SCHEMA "Sales Data";
+      CREATE TABLE "Sales Data"."Returns" ("Created At" timestamptz NOT NULL, "Region's Code" text, "a,b" int, "Order Id" int);
+      SELECT create_hypertable('"Sales Data"."Returns"', by_range('Created At', interval '12 hours'));
+      ALTER TABLE "Sales Data"."Returns" SET (timescaledb.compress, timescaledb.compress_segmentby = '"Region''s Code", "a,b"',
+        timescaledb.compress_orderby = '"Created At" DESC NULLS LAST, "Order Id" NULLS FIRST');
+      CREATE TABLE readings (time timestamptz NOT NULL, sensor int, v float8);
+      INSERT INTO metrics SELECT '2024-01-01'::timestamptz + g * interval '1 minute', g % 5, g FROM generate_series(1, 20000) g;
+      INSERT INTO events_ms SELECT 1704067200000 + g * 60000, g FROM generate_series(1, 5000) g;
+      INSERT INTO readings SELECT '2024-01-01'::timestamptz + g * interval '1 minute', g % 5, g FROM generate_series(1, 5000) g;
+      ANALYZE;`);
+    // The policy comes after the chunks are compressed and does not run during the test: a policy run
+    // compressing chunks while they are compressed by hand, or dumped, makes either fail now and then.
+    await sql(source(), `SELECT count(compress_chunk(c)) FROM show_chunks('metrics', older_than => timestamptz '2024-01-10') c;
+      SELECT add_compression_policy('metrics', interval '7 days', initial_start => now() + interval '1 day');`);
+    const schema = await runCli(['schema', '--source', source(), '--target', target.target, '--dir', tmp, ...tables]);
+    expect(schema.code, schema.stderr).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await target?.drop();
+    await sql(clusterUrl('target'), `DROP DATABASE IF EXISTS "${sourceName}" WITH (FORCE)`);
+    await sql(clusterUrl('target'), `DROP DATABASE IF EXISTS "${wizardName}" WITH (FORCE)`);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('reports their chunk interval and compression in the table, with --json and with --dry-run', async () => {
+    const [job] = await sql<{ job_id: number }>(target.target,
+      "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'metrics'");
+    const dry = await run([...tables, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const line = (table: string): string | undefined => dry.stdout.split('\n').find((l) => l.startsWith(`${table} `));
+    expect(line('public.metrics')).toMatch(new RegExp('^public\\.metrics\\s+time \\(timestamptz\\)\\s+1 day\\s+already a hypertable\\s+' +
+      `already enabled; segment by device; order by "time" DESC; after 7 days; job ${job?.job_id}$`));
+    expect(line('public.events_ms')).toMatch(/^public\.events_ms\s+ts_ms \(bigint\)\s+86400000\s+already a hypertable\s+not enabled$/);
+    expect(line('"Sales Data"."Returns"')).toMatch(/\s+12:00:00\s+already a hypertable\s+already enabled; segment by "Region's Code", "a,b"; /);
+    expect(line('public.readings')).toMatch(/^public\.readings\s+time \(timestamptz\)\s+\S+ \S+\s+would convert\s+-$/);
+    expect(dry.stdout).toContain('SELECT "public".create_hypertable($1::regclass'); // only for readings
+    expect(dry.stdout.match(/create_hypertable/g)).toHaveLength(1);
+
+    const json = await run([...tables, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const byName = new Map(results(json).map((r) => [r.table.table, r]));
+    expect(byName.get('metrics')).toMatchObject({ status: 'already-hypertable', chunkInterval: '1 day', policyJobId: job?.job_id,
+      compression: { status: 'already-enabled', segmentBy: ['device'], orderBy: '"time" DESC', compressAfter: '7 days' } });
+    expect(byName.get('events_ms')).toMatchObject({ status: 'already-hypertable', timeType: 'bigint', chunkInterval: '86400000',
+      compression: { status: 'not-enabled', segmentBy: [], orderBy: '' } });
+    expect(byName.get('events_ms')?.policyJobId).toBeUndefined();
+    expect(byName.get('Returns')).toMatchObject({ status: 'already-hypertable', chunkInterval: '12:00:00', compression: {
+      status: 'already-enabled', segmentBy: ["Region's Code", 'a,b'], orderBy: '"Created At" DESC NULLS LAST, "Order Id" NULLS FIRST' } });
+    expect(byName.get('readings')).toMatchObject({ status: 'converted' });
+    expect(byName.get('readings')?.compression).toBeUndefined();
+  });
+
+  it('reads the same compression settings from each settings view TimescaleDB has had', async () => {
+    const table = { schema: 'Sales Data', table: 'Returns' };
+    const columns = ['Created At', "Region's Code", 'a,b', 'Order Id'];
+    const read = await withClient({ side: 'target', connectionString: target.target }, async (client) => {
+      const each = new Map<string, unknown>();
+      for (const view of SETTINGS_VIEWS) each.set(view, await readCompressionColumns(client, table, columns, view));
+      return { newest: await settingsView(client), each };
+    });
+    expect(read.newest).toBe('hypertable_columnstore_settings'); // TimescaleDB 2.18+
+    expect([...read.each.keys()]).toEqual(['hypertable_columnstore_settings', 'hypertable_compression_settings', 'compression_settings']);
+    for (const settings of read.each.values()) {
+      expect(settings).toEqual({ segmentBy: ["Region's Code", 'a,b'], orderBy: [
+        { column: 'Created At', direction: 'DESC', nulls: 'LAST' }, { column: 'Order Id', nulls: 'FIRST' }] });
+    }
+  });
+
+  it('keeps the policy a hypertable has, and reports it rather than the one asked for', async () => {
+    const r = await run(['--table', 'metrics', '--compress-after', '30 days', '--segment-by', 'value', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    // With --json the events are NDJSON on stdout.
+    expect(r.stdout).toMatch(/public\.metrics already has a compression policy \(job \d+, after 7 days\); it is left as it is\./);
+    expect(results(r)[0]?.compression).toEqual({ status: 'already-enabled', segmentBy: ['device'], orderBy: '"time" DESC',
+      compressAfter: '7 days' });
+    const [policy] = await sql<{ after: string }>(target.target, `SELECT config->>'compress_after' AS after
+      FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'metrics'`);
+    expect(policy?.after).toBe('7 days');
+  });
+
+  it('the wizard says which tables it converted and which already were hypertables, with their settings', async () => {
+    const dir = path.join(tmp, 'wizard');
+    const plan = path.join(tmp, 'plan.json');
+    await writeFile(plan, JSON.stringify({
+      roles: { load: false },
+      tables: [{ table: 'public.metrics' }, { table: 'public.events_ms' }, { table: 'public.readings', timeColumn: 'time', chunkInterval: '1 day' }],
+      // Nothing dual-writes here: the wizard stops at that step, after the one under test.
+      dualWrites: { confirmed: true, waitSeconds: 1 },
+    }));
+    const r = await runCli(['wizard', '--yes', '--plan', plan, '--source', source(), '--target', clusterUrl('target', wizardName),
+      '--dir', dir], { timeoutMs: 120_000 });
+    expect(r.stderr).toContain('No dual-written rows arrived within 1s');
+    const state = await readStateFile(dir) as { steps: Record<string, { status: string; message?: string }> } | undefined;
+    const [job] = await sql<{ job_id: number }>(clusterUrl('target', wizardName),
+      "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression' AND hypertable_name = 'metrics'");
+    const message = 'converted public.readings; already hypertables: public.metrics (chunks of 1 day; compression already ' +
+      `enabled; segment by device; order by "time" DESC; after 7 days; job ${job?.job_id}), public.events_ms (chunks of ` +
+      '86400000; compression not enabled)';
+    expect(state?.steps.hypertables).toMatchObject({ status: 'done', message });
+    expect(r.stderr).toContain(`✔ Hypertables: ${message}`);
+    expect(await sql(clusterUrl('target', wizardName), `SELECT hypertable_name, time_interval::text, integer_interval::text
+      FROM timescaledb_information.dimensions ORDER BY 1`)).toEqual([
+      // Not named in the plan, but the schema load brings every hypertable of the source.
+      { hypertable_name: 'Returns', time_interval: '12:00:00', integer_interval: null },
+      { hypertable_name: 'events_ms', time_interval: null, integer_interval: '86400000' },
+      { hypertable_name: 'metrics', time_interval: '1 day', integer_interval: null },
+      { hypertable_name: 'readings', time_interval: '1 day', integer_interval: null },
+    ]);
   });
 });

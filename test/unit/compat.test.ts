@@ -39,12 +39,14 @@ describe('timescaleVersionProblem', () => {
     expect(timescaleVersionProblem('2.17.0', { installable: ['2.28.3', '2.17.0'] })).toBeUndefined();
   });
 
-  it('blocks a different installed version, naming both', () => {
+  it('blocks a different installed version, naming both, and updates the older side (there is no downgrade)', () => {
     const problem = timescaleVersionProblem('2.17.0', { installable: ['2.28.3'], installed: '2.28.3' });
     expect(problem?.status).toBe('block');
     expect(problem?.detail).toContain('2.17.0');
     expect(problem?.detail).toContain('2.28.3');
-    expect(problem?.fix).toContain("UPDATE TO '2.17.0'");
+    expect(problem?.fix).toMatch(/^Update TimescaleDB on the source to 2\.28\.3 \(ALTER EXTENSION timescaledb UPDATE TO '2\.28\.3' in the source/);
+    const targetOlder = timescaleVersionProblem('2.28.3', { installable: ['2.28.3'], installed: '2.27.0' });
+    expect(targetOlder?.fix).toMatch(/^Update TimescaleDB in the target database to 2\.28\.3: ALTER EXTENSION timescaledb UPDATE TO '2\.28\.3'/);
   });
 
   it('blocks a target without TimescaleDB or without the source version', () => {

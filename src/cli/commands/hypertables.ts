@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { displayName } from '../../core/identifiers.js';
+import type { describeCompression } from '../../steps/hypertable-settings.js';
 import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
 import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
@@ -34,7 +35,8 @@ Examples:
   migrate hypertables --table metrics --dry-run                         # print the SQL; change nothing
 
 Every table is checked before any is converted; each conversion is its own transaction. Tables that
-already are hypertables are left as they are, so running again is safe.
+already are hypertables (a TimescaleDB source's schema brings them so) are left as they are, so
+running again is safe; the table shows the chunk interval and compression they have.
 Exit status: 0 converted (or already hypertables), 1 failed, 2 bad input: unknown table or column,
 unsupported time column type, a primary key or unique index without the time column (nothing is
 changed), a target without TimescaleDB.`)
@@ -65,19 +67,21 @@ changed), a target without TimescaleDB.`)
       }, runtime.ctx);
       await recordOutcome(runtime, ['hypertables'], { status: 'done',
         message: results.map((r) => `${displayName(r.table)}: ${r.status}`).join(', ') });
-      printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun));
+      const { describeCompression } = await import('../../steps/hypertable-settings.js');
+      printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun, describeCompression));
     });
 }
 
 const STATUS = { converted: 'converted', 'already-hypertable': 'already a hypertable', 'would-convert': 'would convert' };
 
-export function formatResults(results: HypertableResult[], dryRun: boolean): string {
+/** `describe` comes from the step's module, imported when the command runs (so `--help` loads no step). */
+export function formatResults(results: HypertableResult[], dryRun: boolean, describe: typeof describeCompression): string {
   const lines = [formatTable(results, [
     { header: 'table', value: (r) => displayName(r.table) },
     { header: 'time column', value: (r) => `${r.timeColumn} (${r.timeType})` },
     { header: 'chunk interval', value: (r) => r.chunkInterval },
     { header: 'status', value: (r) => STATUS[r.status] },
-    { header: 'compression', value: (r) => (r.compression ? compressionText(r) : '-') },
+    { header: 'compression', value: (r) => describe(r.compression, r.policyJobId) },
   ])];
   for (const r of results) {
     if (r.status !== 'already-hypertable') lines.push(`  ${displayName(r.table)}: chunk interval ${r.chunkIntervalReason}`);
@@ -85,15 +89,4 @@ export function formatResults(results: HypertableResult[], dryRun: boolean): str
   lines.push('', dryRun ? 'Dry run: the SQL above would run; nothing was changed.'
     : 'Next: dual-write to both databases, then `migrate completion-point`.');
   return lines.join('\n');
-}
-
-function compressionText(r: HypertableResult): string {
-  const c = r.compression;
-  if (!c) return '-';
-  const parts = [c.status.replace('-', ' ')];
-  if (c.segmentBy.length > 0) parts.push(`segment by ${c.segmentBy.join(', ')}`);
-  if (c.orderBy) parts.push(`order by ${c.orderBy}`);
-  if (c.compressAfter) parts.push(`after ${c.compressAfter}`);
-  if (r.policyJobId !== undefined) parts.push(`job ${r.policyJobId}`);
-  return parts.join('; ');
 }

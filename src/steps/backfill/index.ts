@@ -2,7 +2,8 @@
  * `migrate backfill`: copy [from, until) of each table from source to target, exactly once,
  * resumably, in parallel (issue #3, DESIGN.md §2-3).
  *
- * Order of work: plan the slices in the ledger; join the running backfills (shared RUN_LOCK);
+ * Order of work: check that a TimescaleDB source and the target still run the same TimescaleDB
+ * version; plan the slices in the ledger; join the running backfills (shared RUN_LOCK);
  * pause background jobs (policies.ts); decompress compressed chunks in the range; run the workers;
  * once every slice is done, refresh the continuous aggregates over the range; then, always, leave
  * RUN_LOCK and, if no other backfill is running, restore the paused jobs.
@@ -23,6 +24,7 @@ import { compressedChunks, decompressChunks, jobLabel, jobsToPause, pauseJobs, p
 import { prepareTables, recordPlans, type BackfillTableInput, type PreparedTable, type RangeRequest } from './prepare.js';
 import { Progress, type TableCounters } from './progress.js';
 import { restoreWhenLast } from './restore.js';
+import { requireTimescaleMatch } from './timescale-version.js';
 import { acquireAdvisoryLock } from './advisory-lock.js';
 import { endSession } from './session.js';
 import { alterTriggers, alterationLines, describeHandling, planTriggerHandling, type TriggerHandling, type TriggerPlan, type UserTriggerChoice } from './user-triggers.js';
@@ -114,6 +116,7 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
   let target: Client | undefined;
   try {
     target = await openSession(ctx.target);
+    await requireTimescaleMatch(source, target);
     ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
     const prepareOptions = { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone, includeInfinity: input.includeInfinity };
     const tables = await prepareTables(source, target, inputs, prepareOptions);
