@@ -23,6 +23,11 @@ export interface ConnectOptions {
   applicationName?: string;
   /** Where PG* variables, HOME (service file, .pgpass, ~/.postgresql) come from; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Give up: the socket of the attempt under way is destroyed, so a connection that hangs (half-open
+   * while it was being set up) neither stays pending nor keeps the process from exiting.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -35,11 +40,16 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
   let earlier: unknown;
   for (const [index, attempt] of attempts.entries()) {
     let client: pg.Client | undefined;
+    options.signal?.throwIfAborted();
+    const abort = (): void => { (client as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy(); };
+    options.signal?.addEventListener('abort', abort, { once: true });
     try {
       client = new pg.Client({ ...(await withoutSni(attempt.config(), info)), types });
       await client.connect();
     } catch (error) {
+      options.signal?.removeEventListener('abort', abort);
       await client?.end().catch(() => undefined);
+      options.signal?.throwIfAborted();
       if (index + 1 < attempts.length && shouldTryNext(attempt, info, error)) {
         earlier = error;
         continue;
@@ -56,7 +66,10 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
       await client.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'");
     } catch (error) {
       await client.end().catch(() => undefined);
+      options.signal?.throwIfAborted();
       throw explainConnectError(endpoint, error);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
     }
     // An idle client whose server goes away emits 'error'; without a listener that would crash the
     // process. The next query on it fails and the caller handles that.

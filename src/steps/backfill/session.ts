@@ -33,18 +33,12 @@ export function serverPid(client: Client | undefined): number | undefined {
 export async function openSession(endpoint: Endpoint, applicationName = 'migrate backfill', options: { replica?: boolean } = {}):
   Promise<Client> {
   const deadline = openTimeoutMs();
-  const pending = connect(endpoint, { applicationName });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // A connection that answers later is closed then; nobody uses it.
-      pending.then(discard, () => undefined);
-      reject(Object.assign(new Error(`no session within ${deadline / 1000} s (the connection may be half-open)`), { code: 'ETIMEDOUT' }));
-    }, deadline);
-  });
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(Object.assign(
+    new Error(`no session within ${deadline / 1000} s (the connection may be half-open)`), { code: 'ETIMEDOUT' })), deadline);
   let client: Client;
   try {
-    client = await Promise.race([pending, timeout]);
+    client = await connect(endpoint, { applicationName, signal: giveUp.signal });
   } finally {
     clearTimeout(timer);
   }

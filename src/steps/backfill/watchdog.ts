@@ -19,13 +19,9 @@ import type { Endpoint } from '../../core/connection.js';
 import type { Emit } from '../../core/context.js';
 import type { QueryResultRow } from 'pg';
 import type { Client } from '../../core/db.js';
-import { discard, openSession, queryWithin, serverPid } from './session.js';
+import { discard, openSession, queryWithin, serverPid, stallSeconds } from './session.js';
 
-/** No bytes for this long while holding a slice counts as stalled (MIGRATE_STALL_SECONDS overrides). */
-export function stallSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.MIGRATE_STALL_SECONDS);
-  return Number.isFinite(value) && value >= 1 ? value : 60;
-}
+export { stallSeconds } from './session.js';
 
 /** What a worker tells the watchdog; updated by the worker as it goes. */
 export interface WorkerActivity {
