@@ -7,8 +7,9 @@
  *
  * that is, over the buckets both sides show as materialized and that hold no dual-written row. Above
  * that either side may simply not have refreshed yet (its policy runs on its own schedule), which is
- * not a difference. Each side hashes its view's rows (as text, under the pinned session formats) in
- * the snapshot the table comparison reads; on a difference the buckets that differ are named.
+ * not a difference. Each side hashes its view's rows (as text, under the pinned session formats, with
+ * floating-point values to 12 significant digits) in a snapshot; on a difference the buckets that
+ * differ are named.
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '../core/db.js';
@@ -70,6 +71,10 @@ async function isAggregateOnTarget(target: Client, view: QualifiedName): Promise
 export async function compareAggregates(source: Client, target: Client, tables: { table: QualifiedName; until: string }[]):
   Promise<AggregateValidation[]> {
   const results: AggregateValidation[] = [];
+  // Floating-point aggregates recomputed on the target (the buckets from C up) sum the same rows in
+  // another order, and may differ in the last bits from the source's: compare 12 significant digits
+  // (DBL_DIG - 3). Local to the snapshot's transaction, which ends in ROLLBACK.
+  await Promise.all([source, target].map((c) => c.query('SET LOCAL extra_float_digits = -3')));
   for (const { table, until } of tables) {
     for (const aggregate of await sourceAggregates(source, [table])) {
       if (!(await isAggregateOnTarget(target, aggregate.view))) continue;

@@ -56,3 +56,21 @@ export async function createDatabases(label: string): Promise<TestDatabases> {
     },
   };
 }
+
+/**
+ * A source and a target database for a TimescaleDB source, both on the target cluster: the source
+ * cluster does not preload TimescaleDB (tests of "installed but not preloaded" need one that does not).
+ */
+export async function createTimescaleDatabases(label: string): Promise<TestDatabases> {
+  const dbs = await createDatabases(label);
+  const name = `${dbs.sourceName}_ts`;
+  await sql(clusterUrl('source'), `DROP DATABASE IF EXISTS "${dbs.sourceName}"`);
+  await sql(clusterUrl('target'), `CREATE DATABASE "${name}"`);
+  return {
+    ...dbs, source: clusterUrl('target', name), sourceName: name,
+    async drop() {
+      await dbs.drop();
+      await sql(clusterUrl('target'), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}

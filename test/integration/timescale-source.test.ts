@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/backfill-fixture.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
-import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+import { createTimescaleDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
 
 /** Dual-writes began at DUAL (the target got every row from then on); T lies inside that window. */
 const DUAL = '2024-01-14 00:00:00+00';
@@ -25,21 +25,6 @@ const tmp = (): string => {
   dirs.push(dir);
   return dir;
 };
-/**
- * A source and a target database, both on the target cluster: the source cluster does not preload
- * TimescaleDB (other tests need one that does not).
- */
-async function timescaleDatabases(label: string): Promise<TestDatabases> {
-  const dbs = await createDatabases(label);
-  const name = `${dbs.sourceName}_ts`;
-  await sql(clusterUrl('target'), `CREATE DATABASE "${name}"`);
-  return { ...dbs, source: clusterUrl('target', name), sourceName: name,
-    async drop() {
-      await dbs.drop();
-      await sql(clusterUrl('target'), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    } };
-}
-
 const output = (r: CliResult): string => `exit ${r.code} ${r.signal ?? ''}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
 /**
@@ -107,7 +92,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source', () => {
   const connection = (): string[] => ['--source', dbs.source, '--target', dbs.target, '--dir', dir];
 
   beforeAll(async () => {
-    dbs = await timescaleDatabases('ts_source');
+    dbs = await createTimescaleDatabases('ts_source');
     dir = tmp();
     await createSource(dbs.source);
     const schema = await runCli(['schema', ...connection(), '--table', 'public.metrics:time', '--yes']);
@@ -169,7 +154,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source, backfill kil
     '--slice', '1 hour'];
 
   beforeAll(async () => {
-    dbs = await timescaleDatabases('ts_source_kill');
+    dbs = await createTimescaleDatabases('ts_source_kill');
     dir = tmp();
     await createSource(dbs.source);
     const schema = await runCli(['schema', ...connection(), '--table', 'public.metrics:time', '--yes']);

@@ -136,7 +136,17 @@ function formatResult(result: BackfillResult): string {
     lines.push(`Continuous aggregates refreshed over the backfilled range: ${result.refreshedAggregates.join(', ')}.`);
   }
   const decompressed = result.tables.reduce((n, t) => n + t.decompressedChunks.length, 0);
-  if (decompressed > 0) lines.push(`${decompressed} compressed chunk(s) were decompressed; the compression policy compresses them again.`);
+  const compressed = result.tables.filter((t) => t.compressedChunks.length > 0);
+  if (decompressed > 0) {
+    lines.push(`${decompressed} compressed chunk(s) in the range were decompressed before copying` +
+      `${compressed.length > 0 ? '; those compressed on the source are compressed again (below), the others are left to the compression policy' : '; the compression policy compresses them again'}.`);
+  }
+  for (const t of compressed) {
+    lines.push(`Compressed ${t.compressedChunks.length} chunk(s) of ${t.table}, as on the source: ${t.compressedChunks.join(', ')}.`);
+  }
+  for (const failure of result.compressionFailures) {
+    lines.push(`NOT compressed: ${failure} (every row is there; run compress_chunk on them, or let a compression policy do it).`);
+  }
   lines.push('', result.complete ? 'Backfill complete. Next: `migrate validate`.' : 'Some slices are not done yet: run the same command again.');
   return lines.join('\n');
 }

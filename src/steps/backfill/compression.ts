@@ -21,7 +21,30 @@ import { castParam, isIntegerTimeType, type TimeType } from '../../core/time-val
 import type { LedgerPlan } from './ledger.js';
 import { timescaleSchema } from './policies.js';
 
-export interface TimeRange { start: string; end: string }
+export interface TimeRange {
+  start: string;
+  end: string;
+  /**
+   * With space partitions several chunks share a time range, and the source may have compressed only
+   * some of them: each compressed one's slices in the other dimensions ("device:-9223372036854775808:
+   * 1073741823"), '' for a hypertable without them. The target's chunk with the same slices is the one
+   * to compress (hash partitions are cut alike on both sides for the same number of partitions).
+   */
+  partitions: string[];
+}
+
+/**
+ * A chunk's slices in the dimensions other than the first (time) one, in a stable order; '' when it
+ * has none. `chunkIdSql` yields the _timescaledb_catalog.chunk id.
+ */
+function partitionKeySql(chunkIdSql: string): string {
+  return `coalesce((SELECT string_agg(d.column_name || ':' || ds.range_start || ':' || ds.range_end, ',' ORDER BY d.column_name)
+      FROM _timescaledb_catalog.chunk_constraint cc
+      JOIN _timescaledb_catalog.dimension_slice ds ON ds.id = cc.dimension_slice_id
+      JOIN _timescaledb_catalog.dimension d ON d.id = ds.dimension_id
+     WHERE cc.chunk_id = ${chunkIdSql}
+       AND d.id <> (SELECT min(d0.id) FROM _timescaledb_catalog.dimension d0 WHERE d0.hypertable_id = d.hypertable_id)), '')`;
+}
 
 /** Source chunk ranges of this plan's table that are compressed and lie wholly inside [from, until). */
 export async function sourceCompressedRanges(source: Client, plan: Pick<LedgerPlan, 'table' | 'type' | 'from' | 'until'>):
@@ -31,29 +54,30 @@ export async function sourceCompressedRanges(source: Client, plan: Pick<LedgerPl
   const [lo, hi] = integer ? ['range_start_integer', 'range_end_integer'] : ['range_start', 'range_end'];
   const cast = integer ? 'bigint' : 'timestamptz';
   // Bounds compared as the chunk view's types; the result is text of the column's own type.
-  const { rows } = await source.query<TimeRange>(
-    `SELECT DISTINCT ${lo}::${plan.type}::text AS start, ${hi}::${plan.type}::text AS end, ${lo} FROM timescaledb_information.chunks
-      WHERE hypertable_schema = $1 AND hypertable_name = $2 AND is_compressed
+  const { rows } = await source.query<{ start: string; end: string; partitions: string[] }>(
+    `SELECT ${lo}::${plan.type}::text AS start, ${hi}::${plan.type}::text AS end,
+            array_agg(${partitionKeySql('k.id')} ORDER BY k.id) AS partitions
+       FROM timescaledb_information.chunks c
+       JOIN _timescaledb_catalog.chunk k ON k.schema_name = c.chunk_schema AND k.table_name = c.chunk_name
+      WHERE c.hypertable_schema = $1 AND c.hypertable_name = $2 AND c.is_compressed
         AND ${lo} >= $3::${plan.type}::${cast} AND ${hi} <= $4::${plan.type}::${cast}
-      ORDER BY ${lo}`, [plan.table.schema, plan.table.table, plan.from, plan.until]);
-  return rows.map((r) => ({ start: r.start, end: r.end }));
+      GROUP BY ${lo}, ${hi} ORDER BY ${lo}`, [plan.table.schema, plan.table.table, plan.from, plan.until]);
+  return rows.map((r) => ({ start: r.start, end: r.end, partitions: r.partitions }));
 }
 
-/** Compress the target's chunks lying inside [start, end); returns those it compressed. */
+/** Compress the target's chunks inside [start, end) that are compressed on the source; returns those it compressed. */
 async function compressRange(client: Client, table: QualifiedName, type: TimeType, range: TimeRange): Promise<string[]> {
   const schema = await timescaleSchema(client);
   if (!schema) return [];
+  // Not compressed, or partially (rows written into it since: status bit 8): compress_chunk compresses the rest.
   const { rows } = await client.query<{ chunk: string }>(
     `SELECT c::text AS chunk FROM ${schema}.show_chunks($1::regclass, older_than => ${castParam(3, type)},
-       newer_than => ${castParam(2, type)}) c`, [quoteQualified(table), range.start, range.end]);
+       newer_than => ${castParam(2, type)}) c
+       JOIN _timescaledb_catalog.chunk k ON format('%I.%I', k.schema_name, k.table_name)::regclass = c
+      WHERE ${partitionKeySql('k.id')} = ANY($4::text[]) AND (k.status & 1 = 0 OR k.status & 8 <> 0)
+      ORDER BY k.id`, [quoteQualified(table), range.start, range.end, range.partitions]);
   const compressed: string[] = [];
   for (const { chunk } of rows) {
-    // Not compressed, or partially (rows written into it since): compress_chunk compresses the rest.
-    const { rows: [state] } = await client.query<{ todo: boolean }>(
-      `SELECT NOT is_compressed OR EXISTS (SELECT 1 FROM _timescaledb_catalog.chunk k
-          WHERE format('%I.%I', k.schema_name, k.table_name)::regclass = $1::regclass AND k.status & 8 <> 0) AS todo
-         FROM timescaledb_information.chunks WHERE format('%I.%I', chunk_schema, chunk_name)::regclass = $1::regclass`, [chunk]);
-    if (!state?.todo) continue;
     await client.query(`SELECT ${schema}.compress_chunk($1::regclass, if_not_compressed => true)`, [chunk]);
     compressed.push(chunk);
   }

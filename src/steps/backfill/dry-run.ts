@@ -11,7 +11,7 @@ import { LEDGER_DDL, ledgerExists, readLedger, readPlan, slicesToCopy } from './
 import { describeRefresh, plannedRefreshes, refreshParams, refreshSql, type BackfilledRange } from './continuous-aggregates.js';
 import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, type TargetJob } from './policies.js';
 import { sourceCompressedRanges } from './compression.js';
-import { copiedHistories, isMaterialization } from './materializations.js';
+import { copiedHistories, isMaterialization, type CopiedHistory } from './materializations.js';
 import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
 import { slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
@@ -116,7 +116,9 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     });
   }
   const raw = backfilled.filter((b) => !isMaterialization(b.table));
-  const histories = raw.length < backfilled.length ? await copiedHistories(source, raw.map((b) => b.table), backfilled) : new Map();
+  const histories = input.sourceIsTimescale ? await copiedHistories(source, raw.map((b) => b.table), async (materialization) =>
+    backfilled.find((b) => sameTable(b.table, materialization))?.until ?? (hasLedger ? (await readPlan(target, materialization))?.until : undefined))
+    : new Map<string, CopiedHistory>();
   const refreshes = await plannedRefreshes(target, raw, histories);
   if (refreshes.length > 0) {
     ctx.emit({ type: 'info', message: 'Once every slice is done, before the jobs are restored, would refresh the continuous aggregates ' +

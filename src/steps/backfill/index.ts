@@ -15,7 +15,7 @@ import { withClient, type Client } from '../../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../../core/errors.js';
 import { displayName, sameTable } from '../../core/identifiers.js';
 import { describeDryRun } from './dry-run.js';
-import { RUN_LOCK, type LedgerPlan } from './ledger.js';
+import { RUN_LOCK, readPlan, type LedgerPlan } from './ledger.js';
 import { describeRefresh, refreshContinuousAggregates } from './continuous-aggregates.js';
 import { refreshMaterializedViews } from './materialized-views.js';
 import { ChunkCompressor, sourceCompressedRanges, type TimeRange } from './compression.js';
@@ -236,10 +236,11 @@ async function runPlanned(ctx: StepContext, target: Client, tables: PreparedTabl
  */
 async function refreshIfComplete(ctx: StepContext, plans: LedgerPlan[], sourceIsTimescale: boolean): Promise<Refreshed> {
   const raw = plans.filter((p) => !isMaterialization(p.table));
-  const histories = sourceIsTimescale && raw.length < plans.length
-    ? await withClient(ctx.source, (source) => copiedHistories(source, raw.map((p) => p.table), plans), { applicationName: 'migrate backfill' })
-    : new Map<string, CopiedHistory>();
   return withClient(ctx.target, async (client) => {
+    const histories = sourceIsTimescale
+      ? await withClient(ctx.source, (source) => copiedHistories(source, raw.map((p) => p.table),
+        async (materialization) => (await readPlan(client, materialization))?.until), { applicationName: 'migrate backfill' })
+      : new Map<string, CopiedHistory>();
     const counters = await readCounters(client, plans);
     if (![...counters.values()].every((c) => c.slicesDone === c.slicesTotal)) {
       ctx.emit({ type: 'info', message: 'Another backfill is still copying slices; the one that finishes last refreshes the ' +

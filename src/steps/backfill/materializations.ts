@@ -26,6 +26,7 @@
 import type { Client } from '../../core/db.js';
 import { displayName, type QualifiedName } from '../../core/identifiers.js';
 import { castParam, isIntegerTimeType, toTimeType, type TimeType } from '../../core/time-values.js';
+import { lowestValue } from './axis.js';
 import type { BackfillTableInput } from './prepare.js';
 
 export interface SourceAggregate {
@@ -95,17 +96,20 @@ export async function sourceAggregates(source: Client, tables: QualifiedName[]):
            JOIN _timescaledb_catalog.hypertable m ON m.id = c.mat_hypertable_id WHERE m.schema_name = $1 AND m.table_name = $2`,
         [row.ms, row.mn]);
       found.push({ view: { schema: row.vs, table: row.vn }, materialization, on, bucketColumn: row.col, type,
-        bucketWidth: row.width ?? undefined, watermark: usableWatermark(mark?.w ?? null) });
+        bucketWidth: row.width ?? undefined, watermark: usableWatermark(mark?.w ?? null, type) });
       queue.push(materialization);
     }
   }
   return found;
 }
 
-/** "Nothing materialized" is TimescaleDB's lowest value (a date in 4714 BC, or -infinity). */
-function usableWatermark(text: string | null): string | undefined {
+/**
+ * "Nothing materialized" is TimescaleDB's lowest value: a date in 4714 BC or -infinity for time
+ * types, the column type's minimum for integer ones (int2, int4 and int8 alike).
+ */
+function usableWatermark(text: string | null, type: TimeType): string | undefined {
   if (text === null || text === '-infinity' || / BC$/.test(text)) return undefined;
-  if (/^-\d+$/.test(text) && BigInt(text) <= -(2n ** 62n)) return undefined;
+  if (isIntegerTimeType(type) && /^-?\d+$/.test(text) && BigInt(text) <= BigInt(lowestValue(type))) return undefined;
   return text;
 }
 
@@ -115,9 +119,11 @@ export async function historyBound(client: Client, aggregate: SourceAggregate, u
   const t = aggregate.type;
   const minus = isIntegerTimeType(t)
     ? `(${castParam(2, t)}::numeric - $3::numeric)::${t}` : `(${castParam(2, t)} - $3::interval)::${t}`;
-  const { rows } = await client.query<{ c: string }>(`SELECT least(${castParam(1, t)}, ${minus})::text AS c`,
-    [aggregate.watermark, until, aggregate.bucketWidth]);
-  return rows[0]?.c;
+  // An integer T near the type's minimum has no room below it: nothing to copy then, not an error.
+  const { rows } = await client.query<{ c: string; above: boolean }>(
+    `SELECT c::text AS c, c > ${castParam(4, t)} AS above FROM (SELECT least(${castParam(1, t)}, ${minus}) AS c) b`,
+    [aggregate.watermark, until, aggregate.bucketWidth, lowestValue(t)]).catch(() => ({ rows: [] }));
+  return rows[0]?.above ? rows[0].c : undefined;
 }
 
 /** The target's materialization hypertable of this view, when the view is a continuous aggregate there. */
@@ -179,7 +185,7 @@ export async function currentWatermark(client: Client, materialization: Qualifie
     `SELECT ${watermarkSql(fn, type)} AS w FROM _timescaledb_catalog.continuous_agg c
        JOIN _timescaledb_catalog.hypertable m ON m.id = c.mat_hypertable_id WHERE m.schema_name = $1 AND m.table_name = $2`,
     [materialization.schema, materialization.table]);
-  return usableWatermark(rows[0]?.w ?? null);
+  return usableWatermark(rows[0]?.w ?? null, type);
 }
 
 /** What the refresh needs to know of an aggregate whose history was copied. */
@@ -191,15 +197,17 @@ export interface CopiedHistory {
 }
 
 /**
- * The copied histories of these backfill plans, by view (displayName): each plan whose table is an
- * aggregate's materialization hypertable on the source, with its recorded bound.
+ * The copied histories of the aggregates on these hypertables, by view (displayName): each aggregate
+ * whose materialization hypertable has a plan (`boundOf` gives its recorded bound C, from the ledger
+ * or, in a dry run, from the plan it would record). Read from the ledger, not from this run's tables:
+ * a repair (`validate --repair`) copies raw slices only, and its refresh must still spare the history.
  */
-export async function copiedHistories(source: Client, rawTables: QualifiedName[], plans: { table: QualifiedName; until: string }[]):
-  Promise<Map<string, CopiedHistory>> {
+export async function copiedHistories(source: Client, rawTables: QualifiedName[],
+  boundOf: (materialization: QualifiedName) => Promise<string | undefined>): Promise<Map<string, CopiedHistory>> {
   const histories = new Map<string, CopiedHistory>();
   for (const aggregate of await sourceAggregates(source, rawTables)) {
-    const plan = plans.find((p) => p.table.schema === aggregate.materialization.schema && p.table.table === aggregate.materialization.table);
-    if (plan) histories.set(displayName(aggregate.view), { bound: plan.until, sourceWatermark: aggregate.watermark });
+    const bound = await boundOf(aggregate.materialization);
+    if (bound !== undefined) histories.set(displayName(aggregate.view), { bound, sourceWatermark: aggregate.watermark });
   }
   return histories;
 }
