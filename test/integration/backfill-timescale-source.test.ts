@@ -8,8 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectingContext } from '../../src/core/context.js';
+import { plannedRefreshes } from '../../src/steps/backfill/continuous-aggregates.js';
 import { runBackfill, type BackfillInput } from '../../src/steps/backfill/index.js';
 import { runCli } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
@@ -201,5 +203,40 @@ describe.skipIf(!hasTimescale)('[timescaledb] backfill from a TimescaleDB source
     expect(result.restoredPolicies).toEqual(expected);
     expect(result.refreshedAggregates).toEqual([]);
     expect(await jobs(dbs.target)).toEqual(before);
+  });
+});
+
+describe.skipIf(!hasTimescale)('[timescaledb] refresh windows and the refresh policy', () => {
+  let dbs: TestDatabases;
+
+  beforeAll(async () => {
+    dbs = await createDatabases('refresh_window');
+    await sql(dbs.target, `CREATE EXTENSION IF NOT EXISTS timescaledb; ${DDL};
+      SELECT create_hypertable('public.metrics', by_range('time', interval '1 day'));
+      CREATE MATERIALIZED VIEW public.metrics_hourly WITH (timescaledb.continuous, timescaledb.materialized_only = true)
+        AS ${HOURLY} WITH NO DATA;
+      SELECT add_continuous_aggregate_policy('public.metrics_hourly', start_offset => interval '3 days', end_offset => interval '2 hours',
+        schedule_interval => interval '1 hour', initial_start => now() + interval '1 day');`);
+  });
+
+  afterAll(async () => {
+    await dbs?.drop();
+  });
+
+  it('a window never reaches past the policy\'s end_offset (the bucket in progress is the policy\'s)', async () => {
+    const until = (await sql<{ t: string }>(dbs.target, "SELECT (now() - interval '30 minutes')::text AS t"))[0]?.t as string;
+    const client = new pg.Client({ connectionString: dbs.target });
+    await client.connect();
+    try {
+      const [refresh] = await plannedRefreshes(client, [{ table: { schema: 'public', table: 'metrics' }, type: 'timestamp with time zone',
+        from: '-infinity', until }]);
+      expect(refresh?.start).toBeNull();
+      // Widened one bucket past T would be T + 1 hour; the policy stops 2 hours before now.
+      const [check] = await sql<{ ok: boolean }>(dbs.target,
+        "SELECT $1::timestamptz <= now() - interval '2 hours' AND $1::timestamptz > now() - interval '3 hours' AS ok", [refresh?.end]);
+      expect(check?.ok, `${String(refresh?.end)} (T ${until})`).toBe(true);
+    } finally {
+      await client.end();
+    }
   });
 });

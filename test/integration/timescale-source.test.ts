@@ -6,13 +6,14 @@
  * compressed, and the same job states; a `kill -9` mid-way and a re-run give the same result.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/backfill-fixture.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
+import { readStateFile } from '../helpers/migration.js';
 import { createTimescaleDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
 
 /** Dual-writes began at DUAL (the target got every row from then on); T lies inside that window. */
@@ -191,6 +192,87 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source, backfill kil
       WHERE table_name = 'metrics' AND range_end::timestamptz <= '2024-01-11 00:00:00+00'`);
     expect(history?.slices).toBeGreaterThan(100);
     expect(history?.workers).toBe(2);
+  });
+});
+
+/**
+ * The same kind of source, in the present (the wizard takes T from live dual-writes), migrated by
+ * `migrate wizard --yes --plan` while an application writes to both databases.
+ */
+describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source through the wizard', () => {
+  let dbs: TestDatabases;
+  let dir: string;
+
+  beforeAll(async () => {
+    dbs = await createTimescaleDatabases('ts_source_wizard');
+    dir = tmp();
+    await sql(dbs.source, `CREATE EXTENSION IF NOT EXISTS timescaledb;
+      CREATE TABLE public.metrics (time timestamptz NOT NULL, device int NOT NULL, value double precision);
+      SELECT create_hypertable('public.metrics', by_range('time', interval '1 day'));
+      INSERT INTO public.metrics SELECT date_trunc('hour', now()) - interval '12 days' + (i / 3) * interval '1 minute', i % 3, i * 0.25
+        FROM generate_series(0, 3 * 60 * 24 * 12 - 1) i;
+      CREATE MATERIALIZED VIEW public.metrics_hourly WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+        SELECT time_bucket('1 hour', time) AS bucket, device, avg(value) AS avg, count(*) AS n FROM public.metrics GROUP BY 1, 2
+        WITH NO DATA;
+      CREATE MATERIALIZED VIEW public.metrics_daily WITH (timescaledb.continuous, timescaledb.materialized_only = true) AS
+        SELECT time_bucket('1 day', bucket) AS day, device, sum(n) AS n FROM public.metrics_hourly GROUP BY 1, 2 WITH NO DATA;`);
+    await sql(dbs.source, "CALL refresh_continuous_aggregate('public.metrics_hourly', NULL, now() - interval '2 days')");
+    await sql(dbs.source, "CALL refresh_continuous_aggregate('public.metrics_daily', NULL, now() - interval '3 days')");
+    await sql(dbs.source, `SELECT drop_chunks('public.metrics', older_than => now() - interval '8 days');
+      ALTER TABLE public.metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device',
+        timescaledb.compress_orderby = 'time');
+      SELECT compress_chunk(c) FROM show_chunks('public.metrics', older_than => now() - interval '4 days') c;
+      CREATE PROCEDURE public.noop(job_id int, config jsonb) LANGUAGE plpgsql AS 'BEGIN END';
+      SELECT add_job('public.noop', interval '1 hour');
+      SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'noop';
+      SELECT add_continuous_aggregate_policy('public.metrics_hourly', start_offset => interval '3 days', end_offset => interval '1 hour',
+        schedule_interval => interval '1 hour');
+      ANALYZE public.metrics;`);
+  });
+
+  afterAll(async () => {
+    await dbs?.drop();
+  });
+
+  it('migrate wizard --yes --plan ends with equal rows, the aggregates\' history, the same compression and job states', async () => {
+    const plan = path.join(dir, 'plan.json');
+    writeFileSync(plan, JSON.stringify({
+      roles: { load: false },
+      tables: [{ table: 'public.metrics', timeColumn: 'time' }],
+      dualWrites: { confirmed: true, minRowsPerTable: 2, waitSeconds: 60 },
+      completionPoint: { margin: '1 second', lateness: '1 second', waitSeconds: 60 },
+      backfill: { workers: 2 },
+    }));
+    // The application: once the schema is on the target, every new reading goes to both databases.
+    let writing = true;
+    const app = (async () => {
+      while (writing) {
+        const state = await readStateFile(dir);
+        if (state?.steps.hypertables?.status === 'done') {
+          // One timestamp for both databases: the application writes the same row to each.
+          const insert = `INSERT INTO public.metrics SELECT '${new Date().toISOString()}', d, 1 FROM generate_series(0, 2) d`;
+          await sql(dbs.source, insert);
+          await sql(dbs.target, insert);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    let r: CliResult;
+    try {
+      r = await runCli(['wizard', '--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
+    } finally {
+      writing = false;
+      await app;
+    }
+    // Exit 0 includes the wizard's validation: the rows below T and both aggregates compared.
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stderr).toMatch(/public\.metrics_hourly: [\d,]+ rows below .* match/);
+    expect(await fingerprint(dbs.target, 'public.metrics')).toEqual(await fingerprint(dbs.source, 'public.metrics'));
+    const history = "SELECT count(*)::int AS n FROM public.metrics_hourly WHERE bucket < now() - interval '9 days'";
+    expect((await sql(dbs.target, history))[0]).toEqual((await sql(dbs.source, history))[0]);
+    expect((await sql<{ n: number }>(dbs.source, history))[0]?.n).toBeGreaterThan(0);
+    expect(await compressedRanges(dbs.target)).toEqual(await compressedRanges(dbs.source));
+    expect(await jobStates(dbs.target)).toEqual(await jobStates(dbs.source));
   });
 });
 

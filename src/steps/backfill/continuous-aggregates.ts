@@ -108,9 +108,11 @@ async function refreshTakesForce(client: Client): Promise<boolean> {
 async function clampToPolicy(client: Client, cagg: ContinuousAggregate, type: TimeType, end: string | null): Promise<string | null> {
   if (isIntegerTimeType(type)) return end;
   const { rows } = await client.query<{ offset: string | null }>(
-    `SELECT config->>'end_offset' AS offset FROM timescaledb_information.jobs
-      WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_schema = $1 AND hypertable_name = $2
-      ORDER BY job_id LIMIT 1`, [cagg.materialization.schema, cagg.materialization.table]);
+    // The jobs view names the aggregate's view as the policy's hypertable; its config names the materialization.
+    `SELECT j.config->>'end_offset' AS offset FROM timescaledb_information.jobs j
+       JOIN _timescaledb_catalog.hypertable h ON h.id = (j.config->>'mat_hypertable_id')::int
+      WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND h.schema_name = $1 AND h.table_name = $2
+      ORDER BY j.job_id LIMIT 1`, [cagg.materialization.schema, cagg.materialization.table]);
   const offset = rows[0]?.offset;
   if (offset == null) return end;
   const { rows: [clamped] } = await client.query<{ v: string }>(

@@ -85,6 +85,34 @@ async function watermarkText(client: Client, watermark: string, type: TimeType):
   return row?.t ?? watermark;
 }
 
+/**
+ * How far this aggregate should be materialized: T, or less where its refresh policy stops
+ * (now() - end_offset, time types) or, from a TimescaleDB source, where the source's own watermark is.
+ */
+async function expectedHorizon(scope: Scope, cagg: Aggregate, refresh: Refresh & { until: string }, onSource: Aggregate | undefined):
+  Promise<{ value: string; why: string }> {
+  const type = cagg.type as TimeType;
+  const bounds: { value: string; why: string }[] = [{ value: refresh.until, why: 'T' }];
+  if (onSource) {
+    const theirs = await watermarkText(scope.source, onSource.watermark, type);
+    bounds.push({ value: theirs ?? lowestValue(type), why: 'the source has materialized up to there' });
+  }
+  if (!isIntegerTimeType(type)) {
+    const { rows: [policy] } = await scope.target.query<{ v: string | null }>(
+      `SELECT (now() - (j.config->>'end_offset')::interval)::${type}::text AS v FROM timescaledb_information.jobs j
+        WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND (j.config->>'mat_hypertable_id')::int = $1
+          AND j.config->>'end_offset' IS NOT NULL ORDER BY j.job_id LIMIT 1`, [cagg.matId]).catch(() => ({ rows: [] }));
+    if (policy?.v) bounds.push({ value: policy.v, why: 'its refresh policy stops at now() - end_offset' });
+  }
+  let lowest = bounds[0] as { value: string; why: string };
+  for (const bound of bounds.slice(1)) {
+    const { rows: [cmp] } = await scope.target.query<{ lt: boolean }>(`SELECT ${castParam(1, type)} < ${castParam(2, type)} AS lt`,
+      [bound.value, lowest.value]);
+    if (cmp?.lt) lowest = bound;
+  }
+  return lowest;
+}
+
 export async function checkContinuousAggregates(scope: Scope): Promise<Check> {
   const base = { id: 'continuous-aggregates', title: 'continuous aggregates caught up' };
   if (scope.timescale.target === undefined) return { ...base, status: 'skipped', detail: 'the target has no TimescaleDB' };
@@ -107,17 +135,22 @@ export async function checkContinuousAggregates(scope: Scope): Promise<Check> {
     const cagg = await readAggregate(scope.target, refresh.view);
     const { until } = refresh;
     if (!cagg || !cagg.type) { warnings.push(`${name}: its watermark could not be read`); continue; }
+    const onSource = scope.timescale.source !== undefined ? await readAggregate(scope.source, refresh.view) : undefined;
+    // Caught up means materialized as far as it should be: up to T, but never past what its refresh
+    // policy would materialize (now() - end_offset) nor, from a TimescaleDB source, past what the
+    // source itself has materialized (the target mirrors it; the bucket in progress is the policy's).
+    const horizon = await expectedHorizon(scope, cagg, refresh, onSource);
     const { rows: [lag] } = await scope.target.query<{ behind: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${quoteQualified(cagg.raw)} WHERE ${quoteIdent(cagg.column)} >= ${fromInternal('$1', cagg.type)}
-                        AND ${quoteIdent(cagg.column)} < ${castParam(2, cagg.type)}) AS behind`, [cagg.watermark, until]);
+                        AND ${quoteIdent(cagg.column)} < ${castParam(2, cagg.type)}) AS behind`, [cagg.watermark, horizon.value]);
     const materialized = await watermarkText(scope.target, cagg.watermark, cagg.type);
     if (lag?.behind) {
-      problems.push(materialized === undefined ? `${name} has materialized nothing below T ${until}`
-        : `${name} is materialized up to ${materialized} only, below T ${until}, over rows it has not taken in`);
-      fixes.push(call(refresh.view, refresh.start, refresh.end, refresh.type));
+      const bound = horizon.value === until ? `T ${until}` : `${horizon.value} (${horizon.why}; T is ${until})`;
+      problems.push(materialized === undefined ? `${name} has materialized nothing below ${bound}`
+        : `${name} is materialized up to ${materialized} only, below ${bound}, over rows it has not taken in`);
+      fixes.push(call(refresh.view, refresh.start, horizon.value === until ? refresh.end : horizon.value, refresh.type));
       continue;
     }
-    const onSource = scope.timescale.source !== undefined ? await readAggregate(scope.source, refresh.view) : undefined;
     if (onSource && BigInt(onSource.watermark) > BigInt(cagg.watermark)) {
       const theirs = await watermarkText(scope.source, onSource.watermark, cagg.type);
       warnings.push(`${name} is materialized up to ${materialized ?? 'nothing'}, the source's up to ${theirs}`);
