@@ -63,3 +63,19 @@ export async function expectSameRows(source: string, target: string, table: stri
   expect(b.map((x) => x.r)).toEqual(a.map((x) => x.r));
   return a.length;
 }
+
+/**
+ * An application that starts dual-writing once the wizard's hypertables step is done: `write` runs
+ * every `everyMs` from then on, until `stop()` (which waits for the write in flight).
+ */
+export function dualWriteOnceHypertablesDone(dir: string, write: () => Promise<void>, everyMs = 200): { stop(): Promise<void> } {
+  let writing = true;
+  const loop = (async () => {
+    while (writing) {
+      const state = await readStateFile(dir);
+      if (state?.steps.hypertables?.status === 'done') await write();
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return { async stop() { writing = false; await loop; } };
+}

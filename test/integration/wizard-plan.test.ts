@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
-import { readStateFile } from '../helpers/migration.js';
+import { dualWriteOnceHypertablesDone, readStateFile } from '../helpers/migration.js';
 
 let tmp: string;
 let dbs: TestDatabases;
@@ -74,25 +74,17 @@ describe.skipIf(!hasTimescale)('[timescaledb] a time column that needs quoting, 
     }));
     // The application: once the hypertable exists, every new order goes to both databases.
     let id = 100_000;
-    let writing = true;
-    const app = (async () => {
-      while (writing) {
-        const state = await readStateFile(dir);
-        if (state?.steps.hypertables?.status === 'done') {
-          id += 1;
-          const insert = `INSERT INTO "Sales Data"."Orders" VALUES ('${new Date().toISOString()}', ${id}, 1)`;
-          await sql(dbs.source, insert);
-          await sql(dbs.target, insert);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    })();
+    const app = dualWriteOnceHypertablesDone(dir, async () => {
+      id += 1;
+      const insert = `INSERT INTO "Sales Data"."Orders" VALUES ('${new Date().toISOString()}', ${id}, 1)`;
+      await sql(dbs.source, insert);
+      await sql(dbs.target, insert);
+    });
     let r: CliResult;
     try {
       r = await runCli(['wizard', '--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
     } finally {
-      writing = false;
-      await app;
+      await app.stop();
     }
     expect(r.code, output(r)).toBe(0);
     const written = JSON.parse(await readFile(path.join(dir, 'plan.json'), 'utf8'));
