@@ -70,6 +70,12 @@ export interface TableTree {
   partitionKey?: string;
   /** The root's partition key columns (`null` for an expression). */
   partitionColumns?: (string | null)[];
+  /**
+   * Inheritance trees: columns that lead a plain btree index on the parent and on every child.
+   * Children do not inherit the parent's indexes, so the parent's alone say nothing about reading
+   * the tree's min/max cheaply. (A partitioned table's indexes are on every partition.)
+   */
+  indexedOnEveryMember?: string[];
 }
 
 export interface TableInfo {
@@ -267,15 +273,15 @@ async function readHypertable(client: Client, name: QualifiedName): Promise<Hype
 
 /** Tables below `oid` (partitions at every level, or inheritance children and theirs); undefined when none. */
 async function readTree(client: Client, oid: number, partitioned: boolean): Promise<TableTree | undefined> {
-  const { rows } = await client.query<QualifiedName & { level: number; leaf: boolean; isDefault: boolean }>(
+  const { rows } = await client.query<QualifiedName & { oid: string; level: number; leaf: boolean; isDefault: boolean }>(
     `WITH RECURSIVE tree(relid, level) AS (
        SELECT i.inhrelid, 1 FROM pg_inherits i WHERE i.inhparent = $1
        UNION SELECT i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
-     SELECT n.nspname AS schema, c.relname AS table, min(t.level)::int AS level, c.relkind <> 'p' AS leaf,
+     SELECT n.nspname AS schema, c.relname AS table, c.oid::int8 AS oid, min(t.level)::int AS level, c.relkind <> 'p' AS leaf,
             coalesce(c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false) AS "isDefault"
        FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
       GROUP BY n.nspname, c.relname, c.relkind, c.relispartition, c.relpartbound, c.oid
-      ORDER BY 3, 1, 2`, [oid]);
+      ORDER BY 4, 1, 2`, [oid]);
   if (rows.length === 0 && !partitioned) return undefined;
   const tree: TableTree = {
     kind: partitioned ? 'partitions' : 'inheritance',
@@ -292,6 +298,14 @@ async function readTree(client: Client, oid: number, partitioned: boolean): Prom
                      ORDER BY k.ord) AS columns
          FROM pg_partitioned_table p WHERE p.partrelid = $1`, [oid]);
     if (key[0]) { tree.partitionKey = key[0].definition; tree.partitionColumns = key[0].columns; }
+  } else {
+    const oids = [oid, ...rows.map((r) => Number(r.oid))];
+    const { rows: indexed } = await client.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+        WHERE x.indrelid = ANY($1::oid[]) AND am.amname = 'btree' AND x.indpred IS NULL
+        GROUP BY a.attname HAVING count(DISTINCT x.indrelid) = cardinality($1::oid[]) ORDER BY 1`, [oids]);
+    tree.indexedOnEveryMember = indexed.map((r) => r.name);
   }
   return tree;
 }

@@ -89,8 +89,9 @@ function epochExpr(expr: string, type: TimeType): string {
   return isIntegerTimeType(type) ? `(${expr})::float8` : `extract(epoch from ${expr})::float8`;
 }
 
-/** A plain btree index led by the column: min, max and lookups on it are cheap. */
+/** A plain btree index led by the column (on every table of an inheritance tree): min, max and lookups on it are cheap. */
 export function hasTimeIndex(table: TableInfo, column: string): boolean {
+  if (table.tree?.indexedOnEveryMember && !table.tree.indexedOnEveryMember.includes(column)) return false;
   return table.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
 }
 
