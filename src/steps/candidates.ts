@@ -143,7 +143,7 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
     const domain = table.columns.find((c) => c.name === time?.column && c.baseType !== undefined);
     if (domain) {
       notes.push(`${time.column} has the domain type ${domain.type} over ${shortTypeName(time.type)}: on the target it will have ` +
-        `the base type ${shortTypeName(time.type)} (a hypertable's time column cannot be a domain)`);
+        `the base type ${shortTypeName(time.type)}`);
     }
     const stats = await timeColumnStats(client, table, time.column, time.type);
     if (stats.minText !== undefined && stats.maxText !== undefined) {
