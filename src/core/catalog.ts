@@ -19,6 +19,8 @@ export interface ColumnInfo {
   generated: boolean;
   identity: boolean;
   ordinal: number;
+  /** Set when the column's type is a domain: format_type() of the type under all its domains (`timestamp with time zone`). */
+  baseType?: string;
 }
 
 export interface IndexInfo {
@@ -50,6 +52,32 @@ export interface HypertableDimension {
   interval?: string;
 }
 
+/**
+ * The tables below a partitioned table or an inheritance parent, at every level. On the target the
+ * whole tree becomes one plain table (then a hypertable); reading the parent without ONLY reads all of it.
+ */
+export interface TableTree {
+  kind: 'partitions' | 'inheritance';
+  /** Every table below the root (sub-partitioned levels and their partitions included), by level. */
+  members: QualifiedName[];
+  /** Members that hold rows themselves (leaf partitions; every child of an inheritance tree). */
+  leaves: number;
+  /** Levels below the root: 1 = plain partitions or children, 2 = sub-partitioned, … */
+  depth: number;
+  /** DEFAULT partitions, at any level. */
+  defaultPartitions: number;
+  /** The root's partition key, pg_get_partkeydef(): `RANGE (created_at)`. */
+  partitionKey?: string;
+  /** The root's partition key columns (`null` for an expression). */
+  partitionColumns?: (string | null)[];
+  /**
+   * Inheritance trees: columns that lead a plain btree index on the parent and on every child.
+   * Children do not inherit the parent's indexes, so the parent's alone say nothing about reading
+   * the tree's min/max cheaply. (A partitioned table's indexes are on every partition.)
+   */
+  indexedOnEveryMember?: string[];
+}
+
 export interface TableInfo {
   name: QualifiedName;
   oid: number;
@@ -65,11 +93,13 @@ export interface TableInfo {
   inheritsFrom: QualifiedName[];
   /** Inheritance children (not partitions, not TimescaleDB chunks). */
   inheritedBy: QualifiedName[];
+  /** Set for a partitioned table or an inheritance parent (not a hypertable): everything below it. */
+  tree?: TableTree;
   /** Set when the table is already a TimescaleDB hypertable: its first (time) dimension. */
   hypertable?: HypertableDimension;
-  /** Table + indexes + TOAST, summed over partitions or chunks. */
+  /** Table + indexes + TOAST, summed over the tree (partitions, inheritance children) or chunks. */
   totalBytes: number;
-  /** pg_class.reltuples (summed over partitions or chunks); -1 when never analyzed. */
+  /** pg_class.reltuples (summed over the tree or chunks); -1 when never analyzed. */
   estimatedRows: number;
 }
 
@@ -140,7 +170,9 @@ export async function describeTable(client: Client, oid: number): Promise<TableI
   const inheritance = await readInheritance(client, oid);
   const hypertable = await readHypertable(client, name);
   const partitioned = row.relkind === 'p';
-  const size = await readSize(client, oid, partitioned ? 'partitioned' : hypertable ? 'hypertable' : 'plain', row.reltuples);
+  // A hypertable's chunks are its inheritance children; they are TimescaleDB's business, not a tree.
+  const tree = hypertable ? undefined : await readTree(client, oid, partitioned);
+  const size = await readSize(client, oid, tree ? 'tree' : hypertable ? 'hypertable' : 'plain', row.reltuples);
   const info: TableInfo = {
     name, oid, columns, indexes, referencedBy, partitioned,
     inheritsFrom: row.parent ? [] : inheritance.parents,
@@ -150,16 +182,36 @@ export async function describeTable(client: Client, oid: number): Promise<TableI
   };
   if (row.parent) info.partitionOf = row.parent;
   if (hypertable) info.hypertable = hypertable;
+  if (tree) info.tree = tree;
   return info;
 }
 
-/** A table's columns in attnum order (no dropped or system columns). */
+/**
+ * SQL for something about the type under a domain, followed through domains over domains (a domain's
+ * typmod lives in its own pg_type row): `expr` reads `base.typid` and `base.typmod`. NULL when the
+ * type (the pg_type row aliased `t`) is not a domain.
+ */
+export function domainBaseSql(t: string, expr: string): string {
+  return `CASE WHEN ${t}.typtype = 'd' THEN (
+      WITH RECURSIVE chain(typid, typmod) AS (
+        SELECT ${t}.typbasetype, ${t}.typtypmod
+        UNION ALL
+        SELECT d.typbasetype, d.typtypmod FROM chain JOIN pg_type d ON d.oid = chain.typid WHERE d.typtype = 'd')
+      SELECT ${expr} FROM chain base JOIN pg_type b ON b.oid = base.typid WHERE b.typtype <> 'd') END`;
+}
+
+/**
+ * A table's columns in attnum order (no dropped or system columns). A domain column also gets its
+ * base type, followed through domains over domains (a domain's typmod lives in its pg_type row).
+ */
 export async function readColumns(client: Client, oid: number): Promise<ColumnInfo[]> {
-  const { rows } = await client.query<ColumnInfo>(
+  const { rows } = await client.query<ColumnInfo & { baseType: string | null }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
-            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum::int AS ordinal
-       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
-  return rows;
+            a.attgenerated <> '' AS generated, a.attidentity <> '' AS identity, a.attnum::int AS ordinal,
+            ${domainBaseSql('t', 'format_type(base.typid, base.typmod)')} AS "baseType"
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [oid]);
+  return rows.map(({ baseType, ...rest }) => (baseType === null ? rest : { ...rest, baseType }));
 }
 
 async function readIndexes(client: Client, oid: number): Promise<IndexInfo[]> {
@@ -219,13 +271,54 @@ async function readHypertable(client: Client, name: QualifiedName): Promise<Hype
   return interval === undefined ? { column: row.column } : { column: row.column, interval };
 }
 
-async function readSize(client: Client, oid: number, kind: 'plain' | 'partitioned' | 'hypertable',
+/** Tables below `oid` (partitions at every level, or inheritance children and theirs); undefined when none. */
+async function readTree(client: Client, oid: number, partitioned: boolean): Promise<TableTree | undefined> {
+  const { rows } = await client.query<QualifiedName & { oid: string; level: number; leaf: boolean; isDefault: boolean }>(
+    `WITH RECURSIVE tree(relid, level) AS (
+       SELECT i.inhrelid, 1 FROM pg_inherits i WHERE i.inhparent = $1
+       UNION SELECT i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
+     SELECT n.nspname AS schema, c.relname AS table, c.oid::int8 AS oid, min(t.level)::int AS level, c.relkind <> 'p' AS leaf,
+            coalesce(c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false) AS "isDefault"
+       FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      GROUP BY n.nspname, c.relname, c.relkind, c.relispartition, c.relpartbound, c.oid
+      ORDER BY 4, 1, 2`, [oid]);
+  if (rows.length === 0 && !partitioned) return undefined;
+  const tree: TableTree = {
+    kind: partitioned ? 'partitions' : 'inheritance',
+    members: rows.map((r) => ({ schema: r.schema, table: r.table })),
+    leaves: rows.filter((r) => r.leaf).length,
+    depth: Math.max(0, ...rows.map((r) => r.level)),
+    defaultPartitions: rows.filter((r) => r.isDefault).length,
+  };
+  if (partitioned) {
+    const { rows: key } = await client.query<{ definition: string; columns: (string | null)[] }>(
+      `SELECT pg_get_partkeydef(p.partrelid) AS definition,
+              ARRAY(SELECT a.attname::text FROM unnest(p.partattrs::int2[]) WITH ORDINALITY k(attnum, ord)
+                      LEFT JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum AND k.attnum > 0
+                     ORDER BY k.ord) AS columns
+         FROM pg_partitioned_table p WHERE p.partrelid = $1`, [oid]);
+    if (key[0]) { tree.partitionKey = key[0].definition; tree.partitionColumns = key[0].columns; }
+  } else {
+    const oids = [oid, ...rows.map((r) => Number(r.oid))];
+    const { rows: indexed } = await client.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+         JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+        WHERE x.indrelid = ANY($1::oid[]) AND am.amname = 'btree' AND x.indpred IS NULL
+        GROUP BY a.attname HAVING count(DISTINCT x.indrelid) = cardinality($1::oid[]) ORDER BY 1`, [oids]);
+    tree.indexedOnEveryMember = indexed.map((r) => r.name);
+  }
+  return tree;
+}
+
+async function readSize(client: Client, oid: number, kind: 'plain' | 'tree' | 'hypertable',
   reltuples: number): Promise<{ bytes: number; rows: number }> {
-  const sql = kind === 'partitioned'
-    ? `SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::int8 AS bytes,
-              coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE t.isleaf), 0)::float8 AS rows,
-              bool_and(c.reltuples < 0) FILTER (WHERE t.isleaf) AS never
-         FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid = t.relid`
+  // A tree's rows are in its tables of kind 'r' (an inheritance parent holds rows too; a partitioned table never does).
+  const sql = kind === 'tree'
+    ? `WITH RECURSIVE tree(relid) AS (SELECT $1::oid UNION SELECT i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
+       SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::int8 AS bytes,
+              coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8 AS rows,
+              bool_and(c.reltuples < 0) FILTER (WHERE c.relkind = 'r') AS never
+         FROM tree t JOIN pg_class c ON c.oid = t.relid`
     : kind === 'hypertable'
       ? `SELECT coalesce(hypertable_size($1::regclass), 0)::int8 AS bytes,
                 (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

@@ -15,7 +15,7 @@ import { MigrateError, UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
 import { displayName, parseTableSpec, sameTable, type QualifiedName, type TableSpec } from './identifiers.js';
 import {
-  TIME_TYPES, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, exampleFor, toTimeType, type TimeType,
+  TIME_TYPES, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, exampleFor, columnTimeType, type TimeType,
 } from './time-values.js';
 
 export const COMPLETION_POINTS_FILE = 'completion-points.json';
@@ -284,7 +284,7 @@ export async function resolveTimeTables(source: Client, target: Client, tables: 
     const chosen = spec.column ?? targetInfo.hypertable?.column;
     const time = await resolveTimeColumn(source, sourceInfo, chosen);
     const onTarget = targetInfo.columns.find((c) => c.name === time.column);
-    const targetType = onTarget ? toTimeType(onTarget.type) : undefined;
+    const targetType = onTarget ? columnTimeType(onTarget) : undefined;
     if (!onTarget || targetType !== time.type) {
       throw new UsageError(`The time column ${time.column} of ${key} is ${shortTypeName(time.type)} on the source but ` +
         `${onTarget ? onTarget.type : 'missing'} on the target.`, {

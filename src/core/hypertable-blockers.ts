@@ -5,7 +5,8 @@
  * Checked against TimescaleDB 2.28.3: every primary key and unique index must include the time
  * column ("cannot create a unique index without the column … used in partitioning"); foreign keys
  * that *reference* a hypertable work since 2.16 (so they are a warning, not a blocker, there);
- * declarative partitioning and inheritance cannot be combined with a hypertable.
+ * declarative partitioning and inheritance cannot be combined with a hypertable. On the source a
+ * tree is no blocker (its parent becomes one plain table on the target); on the target it is.
  */
 import type { IndexInfo, TableInfo } from './catalog.js';
 import { displayName, quoteIdent, quoteQualified } from './identifiers.js';
@@ -24,6 +25,13 @@ export interface Blocker {
 export interface BlockerOptions {
   /** Foreign keys may reference hypertables (TimescaleDB 2.16+). */
   foreignKeysToHypertables: boolean;
+  /**
+   * The table is judged on the source, where a partitioned table or an inheritance parent is fine:
+   * the target gets one plain table in place of the tree, and the backfill reads the tree through
+   * its parent. Only a table inside a tree is refused (its parent is the candidate). Without it
+   * (the target, in `hypertables`) a tree is still a blocker.
+   */
+  treeBecomesOneTable?: boolean;
 }
 
 /** The first TimescaleDB version where foreign keys may reference a hypertable. */
@@ -97,6 +105,10 @@ export function structuralBlockers(table: TableInfo, timeColumn: string | undefi
     };
     (options.foreignKeysToHypertables ? warnings : blockers).push(entry);
   }
+  if (options.treeBecomesOneTable) {
+    blockers.push(...partOfTreeBlockers(table));
+    return { blockers, warnings };
+  }
   if (table.partitioned) {
     blockers.push({
       kind: 'partitioned',
@@ -124,6 +136,19 @@ export function structuralBlockers(table: TableInfo, timeColumn: string | undefi
     });
   }
   return { blockers, warnings };
+}
+
+/** On the source: a partition or an inheritance child is not a table of its own, its tree's root is. */
+function partOfTreeBlockers(table: TableInfo): Blocker[] {
+  const name = displayName(table.name);
+  const parents = table.partitionOf ? [table.partitionOf] : table.inheritsFrom;
+  const kind: BlockerKind = table.partitionOf ? 'partitioned' : 'inherited';
+  return parents.map((parent) => ({
+    kind,
+    message: `${name} ${table.partitionOf ? 'is a partition of' : 'inherits from'} ${displayName(parent)}: its rows belong to that tree.`,
+    fix: `Choose the top of the tree instead (${displayName(parent)}, or its own parent): the target gets one table ` +
+      'in place of the whole tree, and the backfill reads every partition and child through it.',
+  }));
 }
 
 /** The blocker for a nullable time column that holds NULLs. */

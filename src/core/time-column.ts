@@ -4,11 +4,11 @@
  * big tables without one, a plain scan only for small tables.
  */
 import type { Client } from './db.js';
-import type { ColumnInfo, TableInfo } from './catalog.js';
+import type { ColumnInfo, TableInfo, TableTree } from './catalog.js';
 import { UsageError } from './errors.js';
 import { displayName, displayTableSpec, quoteIdent, quoteQualified } from './identifiers.js';
 import { formatCommandLine } from './shell.js';
-import { TIME_TYPES, isIntegerTimeType, shortTypeName, toTimeType, type TimeType } from './time-values.js';
+import { TIME_TYPES, columnTimeType, isIntegerTimeType, shortTypeName, type TimeType } from './time-values.js';
 
 export interface RankedTimeColumn {
   column: ColumnInfo;
@@ -19,7 +19,7 @@ export interface RankedTimeColumn {
 }
 
 export function supportedTypesText(): string {
-  return TIME_TYPES.map(shortTypeName).join(', ');
+  return `${TIME_TYPES.map(shortTypeName).join(', ')}, or a domain over one of them`;
 }
 
 /** snake_case words of a column name: "Created At" → created_at, "eventTime" → event_time. */
@@ -35,10 +35,11 @@ const TIME_WORDS = new Set(['time', 'ts', 'timestamp', 'tstamp', 'datetime', 'da
 const MUTABLE_WORDS = new Set(['updated', 'modified', 'changed', 'deleted', 'expires', 'expiry', 'last']);
 
 /** Rank the columns that could be the time column, best first. Integer columns need a time-like name. */
-export function rankTimeColumns(table: Pick<TableInfo, 'columns' | 'indexes'>): RankedTimeColumn[] {
+export function rankTimeColumns(table: Pick<TableInfo, 'columns' | 'indexes'> & { tree?: Pick<TableTree, 'partitionColumns'> }):
+  RankedTimeColumn[] {
   const ranked: RankedTimeColumn[] = [];
   for (const column of table.columns) {
-    const type = toTimeType(column.type);
+    const type = columnTimeType(column);
     if (!type) continue;
     const parts = words(column.name);
     const exact = EXACT_NAMES.has(parts.join('_'));
@@ -59,6 +60,9 @@ export function rankTimeColumns(table: Pick<TableInfo, 'columns' | 'indexes'>): 
       table.indexes.some((i) => i.columns.includes(column.name))) { score += 5; reasons.push('indexed'); }
     const key = table.indexes.find((i) => (i.primary || i.unique) && i.columns.includes(column.name));
     if (key) { score += 10; reasons.push(key.primary ? 'in the primary key' : `in unique index ${key.name}`); }
+    // The column a tree is range-partitioned on is what its owners already treat as the time axis.
+    if (table.tree?.partitionColumns?.[0] === column.name) { score += 20; reasons.push('the partition key'); }
+    if (column.baseType !== undefined) reasons.push(`a domain (${column.type})`);
     if (column.generated) { score -= 10; reasons.push('generated'); }
     ranked.push({ column, type, score, reasons });
   }
@@ -85,8 +89,9 @@ function epochExpr(expr: string, type: TimeType): string {
   return isIntegerTimeType(type) ? `(${expr})::float8` : `extract(epoch from ${expr})::float8`;
 }
 
-/** A plain btree index led by the column: min, max and lookups on it are cheap. */
+/** A plain btree index led by the column (on every table of an inheritance tree): min, max and lookups on it are cheap. */
 export function hasTimeIndex(table: TableInfo, column: string): boolean {
+  if (table.tree?.indexedOnEveryMember && !table.tree.indexedOnEveryMember.includes(column)) return false;
   return table.indexes.some((i) => i.method === 'btree' && i.columns[0] === column && !i.partial);
 }
 
@@ -169,9 +174,10 @@ export async function resolveTimeColumn(_client: Client, table: TableInfo, colum
           : `Its columns are: ${table.columns.map((c) => c.name).join(', ')}.`,
       });
     }
-    const type = toTimeType(info.type);
+    const type = columnTimeType(info);
     if (!type) {
-      throw new UsageError(`The column ${JSON.stringify(column)} of ${name} has type ${info.type}, which cannot be a time column.`, {
+      const typeText = info.baseType === undefined ? info.type : `${info.type} (a domain over ${info.baseType})`;
+      throw new UsageError(`The column ${JSON.stringify(column)} of ${name} has type ${typeText}, which cannot be a time column.`, {
         hint: `Supported time column types: ${supportedTypesText()}. Name another column with ${formatCommandLine(['--table', `${displayName(table.name)}:column`])}.`,
       });
     }
@@ -179,7 +185,7 @@ export async function resolveTimeColumn(_client: Client, table: TableInfo, colum
   }
   if (table.hypertable) {
     const info = table.columns.find((c) => c.name === table.hypertable?.column);
-    const type = info ? toTimeType(info.type) : undefined;
+    const type = info ? columnTimeType(info) : undefined;
     if (info && type) return { column: info.name, type };
   }
   const best = rankTimeColumns(table)[0];

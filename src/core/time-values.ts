@@ -29,6 +29,14 @@ export function toTimeType(formatted: string): TimeType | undefined {
   return ALIASES[base];
 }
 
+/**
+ * A column's time type. A domain over a time type counts as its base type: values, casts and
+ * comparisons all work on the base type, and the target column gets the base type.
+ */
+export function columnTimeType(column: { type: string; baseType?: string }): TimeType | undefined {
+  return toTimeType(column.baseType ?? column.type);
+}
+
 export function isIntegerTimeType(type: TimeType): boolean {
   return type === 'bigint' || type === 'integer' || type === 'smallint';
 }

@@ -3,7 +3,7 @@
  * (--min-size) and has a time-like column; for each we suggest the time column and a chunk
  * interval, and list everything that would stop `create_hypertable` with the fix. Read-only.
  */
-import { describeTable, resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog.js';
+import { describeTable, resolveTable, resolveTimeColumn, type TableInfo, type TableTree } from '../core/catalog.js';
 import { readHypertableRows } from '../core/chunk-rows.js';
 import { suggestChunkInterval, type SuggestedInterval } from '../core/chunk-interval.js';
 import type { StepContext } from '../core/context.js';
@@ -61,16 +61,19 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-/** User tables on the source at least `minBytes` big (partitions and chunks are counted with their parent). */
+/**
+ * User tables on the source at least `minBytes` big. A tree (partitions at every level, inheritance
+ * children and theirs, a hypertable's chunks) is one entry, its root, sized as a whole.
+ */
 async function listTables(client: Client, minBytes: number): Promise<number[]> {
   const { rows } = await client.query<{ oid: string }>(
     `SELECT oid::int8 AS oid FROM (
-       SELECT c.oid, CASE WHEN c.relkind = 'p'
-                THEN (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t)
-                ELSE pg_total_relation_size(c.oid) + coalesce((SELECT sum(pg_total_relation_size(i.inhrelid))
-                       FROM pg_inherits i WHERE i.inhparent = c.oid), 0) END AS bytes
+       SELECT c.oid, (WITH RECURSIVE tree(relid) AS (
+                        SELECT c.oid UNION SELECT i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
+                      SELECT sum(pg_total_relation_size(relid)) FROM tree) AS bytes
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+        WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+          AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
           AND n.nspname NOT LIKE 'pg\\_temp%' AND n.nspname NOT LIKE '\\_timescaledb%'
           AND n.nspname NOT IN ('timescaledb_information', 'timescaledb_experimental', '_migrate')
@@ -127,7 +130,8 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
   else if (rows < 0) {
     notes.push(`never analyzed, so the row count is unknown: run ANALYZE ${quoteQualified(table.name)}; for estimates`);
   }
-  const { blockers, warnings } = structuralBlockers(table, time?.column, { foreignKeysToHypertables });
+  const { blockers, warnings } = structuralBlockers(table, time?.column, { foreignKeysToHypertables, treeBecomesOneTable: true });
+  if (table.tree) notes.push(treeNote(table.tree));
   const candidate: Candidate = {
     table: table.name, totalBytes: table.totalBytes, estimatedRows: rows,
     otherTimeColumns: ranked.map((r) => r.column.name).filter((n) => n !== time?.column),
@@ -136,6 +140,11 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
   if (table.hypertable) notes.push('already a hypertable on the source');
   if (time) {
     candidate.timeColumn = { name: time.column, type: shortTypeName(time.type), reason: time.reason };
+    const domain = table.columns.find((c) => c.name === time?.column && c.baseType !== undefined);
+    if (domain) {
+      notes.push(`${time.column} has the domain type ${domain.type} over ${shortTypeName(time.type)}: on the target it will have ` +
+        `the base type ${shortTypeName(time.type)}`);
+    }
     const stats = await timeColumnStats(client, table, time.column, time.type);
     if (stats.minText !== undefined && stats.maxText !== undefined) {
       candidate.timeRange = { min: stats.minText, max: stats.maxText, method: stats.method };
@@ -154,6 +163,20 @@ async function examine(client: Client, table: TableInfo, column: string | undefi
     else notes.push('cannot tell the units of the integer time column: choose --chunk-interval yourself');
   }
   return candidate;
+}
+
+/** What happens to a tree: one table in its place; the numbers above are the whole tree's. */
+function treeNote(tree: TableTree): string {
+  const members = tree.kind === 'partitions'
+    ? `${tree.members.length} partition${tree.members.length === 1 ? '' : 's'}` +
+      (tree.depth > 1 ? ` over ${tree.depth} levels (sub-partitioned; ${tree.leaves} hold rows)` : '') +
+      (tree.defaultPartitions > 0 ? `, ${tree.defaultPartitions === 1 ? 'a default partition' : `${tree.defaultPartitions} default partitions`} included` : '')
+    : `${tree.members.length} inheritance ${tree.members.length === 1 ? 'child' : 'children'}` +
+      (tree.depth > 1 ? ` over ${tree.depth} levels` : '');
+  const what = tree.kind === 'partitions' ? `partitioned by ${tree.partitionKey ?? '(unknown key)'} into ${members}` : `parent of ${members}`;
+  return `${what}: the target gets one plain table (then a hypertable) in place of the tree; size, rows and time span ` +
+    'are the whole tree\'s, and the backfill and validate read every ' +
+    `${tree.kind === 'partitions' ? 'partition' : 'child'} through the parent`;
 }
 
 /** Rows at ±infinity: the backfill refuses them until the operator decides (time-edge-rows.ts). */

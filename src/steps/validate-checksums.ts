@@ -36,9 +36,11 @@ export function hashColumns(source: ColumnInfo[], target: ColumnInfo[]): HashCol
   const names = source.filter((c) => targetByName.has(c.name)).map((c) => c.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const casts = new Map<string, { side: 'source' | 'target'; type: string }>();
+  // A domain prints like its base type, so a domain column on one side and its base type on the other need no cast.
+  const printedAs = (c: ColumnInfo): string => c.baseType ?? c.type;
   for (const column of source) {
     const other = targetByName.get(column.name);
-    if (other && other.type !== column.type) casts.set(column.name, { side: 'target', type: column.type });
+    if (other && printedAs(other) !== printedAs(column)) casts.set(column.name, { side: 'target', type: column.type });
   }
   return {
     names, casts,

@@ -1,10 +1,11 @@
 /**
  * `validate --estimate`: the reference procedure's quick check. ANALYZE both sides, then compare
- * pg_class.reltuples (summed over a hypertable's chunks). Fast and approximate: it covers the whole
- * table (not just [from, T)), a large table's estimate comes from a sample, and a compressed chunk's
- * reltuples do not count its rows, so the check is refused when any chunk is compressed.
+ * pg_class.reltuples (summed over a hypertable's chunks, or over a source tree's partitions or
+ * children). Fast and approximate: it covers the whole table (not just [from, T)), a large table's
+ * estimate comes from a sample, and a compressed chunk's reltuples do not count its rows, so the
+ * check is refused when any chunk is compressed.
  */
-import { resolveTable } from '../core/catalog.js';
+import { resolveTable, type TableInfo } from '../core/catalog.js';
 import type { TimeTablePair } from '../core/completion-points.js';
 import type { StepContext } from '../core/context.js';
 import type { Client } from '../core/db.js';
@@ -33,6 +34,16 @@ async function compressedChunks(client: Client, table: QualifiedName): Promise<n
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * ANALYZE a table so that reltuples is fresh wherever its rows are. ANALYZE of a partitioned table
+ * visits its partitions, but ANALYZE of an inheritance parent leaves its children's reltuples as they were.
+ */
+async function analyzeTree(client: Client, table: TableInfo): Promise<void> {
+  await client.query(`ANALYZE ${quoteQualified(table.name)}`);
+  if (table.tree?.kind !== 'inheritance') return;
+  for (const member of table.tree.members) await client.query(`ANALYZE ${quoteQualified(member)}`);
+}
+
 export async function estimateTable(source: Client, target: Client, pair: TimeTablePair, ctx: StepContext): Promise<EstimateRow> {
   const compressed = { source: await compressedChunks(source, pair.spec), target: await compressedChunks(target, pair.spec) };
   if (compressed.source > 0 || compressed.target > 0) {
@@ -42,9 +53,9 @@ export async function estimateTable(source: Client, target: Client, pair: TimeTa
       note: `${where} compressed chunk(s): their row estimates do not count compressed rows, so estimates cannot be compared` };
   }
   ctx.emit({ type: 'phase', id: `analyze-${pair.key}`, message: `ANALYZE ${pair.key} on both sides…` });
-  await Promise.all([source.query(`ANALYZE ${quoteQualified(pair.spec)}`), target.query(`ANALYZE ${quoteQualified(pair.spec)}`)]);
+  await Promise.all([analyzeTree(source, pair.source), target.query(`ANALYZE ${quoteQualified(pair.spec)}`)]);
   ctx.emit({ type: 'done', id: `analyze-${pair.key}`, message: `Analyzed ${pair.key}.` });
-  // resolveTable sums reltuples over chunks (hypertables) and leaf partitions (partitioned tables).
+  // resolveTable sums reltuples over chunks (hypertables) and the whole tree (partitioned tables, inheritance parents).
   const [s, t] = [(await resolveTable(source, pair.spec, 'source')).estimatedRows, (await resolveTable(target, pair.spec, 'target')).estimatedRows];
   const larger = Math.max(s, t);
   const relativeDifference = larger > 0 ? Math.abs(s - t) / larger : 0;

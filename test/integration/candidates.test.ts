@@ -66,13 +66,15 @@ describe('migrate candidates', () => {
   it('lists time-series tables largest first, with time column, interval and blockers', async () => {
     const list = await candidates(['--min-size', '0']);
     const names = list.map((c) => `${c.table.schema}.${c.table.table}`);
-    // Largest first; tables without a time column (devices) and partitions (plog_2024) are not listed.
+    // Largest first; tables without a time column (devices), partitions (plog_2024) and inheritance children
+    // (child_log) are not listed: their trees are.
     expect(names.slice(0, 2)).toEqual(['public.metrics', 'public.events_ms']);
     expect(list.map((c) => c.totalBytes)).toEqual([...list.map((c) => c.totalBytes)].sort((a, b) => b - a));
     expect(names).not.toContain('public.devices');
     expect(names).not.toContain('public.plog_2024');
+    expect(names).not.toContain('public.child_log');
     expect(new Set(names)).toEqual(new Set(['public.metrics', 'public.events_ms', 'public.orders', 'public.readings',
-      'public.reading_notes', 'public.plog', 'public.base_log', 'public.child_log', 'Sales Data.Orders', 'public.sightings',
+      'public.reading_notes', 'public.plog', 'public.base_log', 'Sales Data.Orders', 'public.sightings',
       'public.CamelCase']));
 
     const metrics = byName(list, 'public', 'metrics');
@@ -110,11 +112,14 @@ describe('migrate candidates', () => {
         'references public.readings.' }]);
 
     const plog = byName(list, 'public', 'plog');
-    expect(plog.blockers.map((b) => b.kind)).toEqual(['partitioned']);
+    // A tree is a candidate: one plain table replaces it on the target (partitioned-sources.test.ts has more).
+    expect(plog.blockers).toEqual([]);
     expect(plog.estimatedRows).toBe(3000); // summed over the partitions
-    expect(byName(list, 'public', 'base_log').blockers.map((b) => b.kind)).toEqual(['inherited']);
-    expect(byName(list, 'public', 'child_log').blockers[0]?.fix)
-      .toBe('On the target, detach it before converting: ALTER TABLE "public"."child_log" NO INHERIT "public"."base_log";');
+    expect(plog.notes).toContainEqual(expect.stringMatching(/^partitioned by RANGE \(("time"|time)\) into 1 partition: the target gets one plain table/));
+    const baseLog = byName(list, 'public', 'base_log');
+    expect(baseLog.blockers).toEqual([]);
+    expect(baseLog.estimatedRows).toBe(2000); // the child's rows
+    expect(baseLog.timeRange).toMatchObject({ min: '2024-01-01 00:01:00+00', max: '2024-01-02 09:20:00+00' });
 
     const sales = byName(list, 'Sales Data', 'Orders');
     expect(sales.timeColumn).toMatchObject({ name: 'Created At', type: 'timestamp' });

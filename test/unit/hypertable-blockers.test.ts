@@ -55,6 +55,16 @@ describe('structuralBlockers', () => {
       .toMatch(/ALTER TABLE "Sales Data"."Orders" NO INHERIT "public"."base";/);
     expect(kinds(table(), undefined)).toEqual(['no-time-column']);
   });
+  it('on the source, takes a tree as one table and refuses only a table inside one', () => {
+    const source = { ...fk, treeBecomesOneTable: true };
+    const kinds = (t: TableInfo) => structuralBlockers(t, 'ts', source).blockers.map((b) => b.kind);
+    expect(kinds(table({ partitioned: true }))).toEqual([]);
+    expect(kinds(table({ inheritedBy: [{ schema: 'public', table: 'child' }] }))).toEqual([]);
+    expect(kinds(table({ partitionOf: { schema: 'public', table: 'p' } }))).toEqual(['partitioned']);
+    const child = structuralBlockers(table({ inheritsFrom: [{ schema: 'public', table: 'base' }] }), 'ts', source).blockers;
+    expect(child).toMatchObject([{ kind: 'inherited', message: '"Sales Data"."Orders" inherits from public.base: its rows belong to that tree.' }]);
+    expect(child[0]?.fix).toMatch(/^Choose the top of the tree instead \(public\.base/);
+  });
 });
 
 describe('compareVersions', () => {

@@ -35,6 +35,14 @@ describe('rankTimeColumns', () => {
       indexes: [] });
     expect(ranked.map((r) => `${r.column.name}:${r.type}`)).toEqual(['ts:timestamp without time zone', 'date:date', 'day:integer']);
   });
+  it('takes a domain over a time type as its base type, and prefers a tree\'s partition key', () => {
+    const domain: ColumnInfo = { ...col('logged', 'audit_time', true), baseType: 'timestamp with time zone' };
+    const ranked = rankTimeColumns({ columns: [col('created_at', 'timestamp with time zone', true), domain, col('code', 'text')],
+      indexes: [], tree: { partitionColumns: ['logged'] } });
+    expect(ranked.map((r) => `${r.column.name}:${r.type}`)).toEqual(['logged:timestamp with time zone', 'created_at:timestamp with time zone']);
+    expect(ranked[0]?.reasons).toEqual(['NOT NULL timestamptz', 'named like a time column', 'the partition key', 'a domain (audit_time)']);
+    expect(rankTimeColumns({ columns: [{ ...col('logged', 'audit_code'), baseType: 'text' }], indexes: [] })).toEqual([]);
+  });
   it('finds nothing in a lookup table', () => {
     expect(rankTimeColumns({ columns: [col('id', 'integer', true), col('name', 'text')], indexes: [] })).toEqual([]);
   });

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import {
-  castParam, exampleFor, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, toTimeType, TIME_TYPES,
+  castParam, columnTimeType, exampleFor, isIntegerTimeType, normalizeTimeValue, parseTimeValue, shortTypeName, toTimeType, TIME_TYPES,
   type TimeType,
 } from '../../src/core/time-values.js';
 import { clusterUrl } from '../helpers/databases.js';
@@ -33,6 +33,12 @@ describe('toTimeType', () => {
     expect(toTimeType('date')).toBe('date');
     expect(toTimeType('text')).toBeUndefined();
     expect(toTimeType('numeric')).toBeUndefined();
+  });
+  it('reads a domain column by its base type', () => {
+    expect(columnTimeType({ type: 'audit_time', baseType: 'timestamp(3) with time zone' })).toBe(TZ);
+    expect(columnTimeType({ type: '"Odd".epoch_ms', baseType: 'bigint' })).toBe('bigint');
+    expect(columnTimeType({ type: 'date' })).toBe('date');
+    expect(columnTimeType({ type: 'code', baseType: 'text' })).toBeUndefined();
   });
 
   it('knows which types are integers and how to cast and name them', () => {

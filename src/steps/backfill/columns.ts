@@ -11,6 +11,7 @@
  * oids of user-defined types (enums, domains, extension types) differ between databases. Any other
  * column sends the whole COPY through text format, which converts by type input functions.
  */
+import { domainBaseSql } from '../../core/catalog.js';
 import type { Client } from '../../core/db.js';
 import { MigrateError } from '../../core/errors.js';
 import { displayName, quoteIdent, type QualifiedName } from '../../core/identifiers.js';
@@ -34,10 +35,19 @@ export interface CopyColumns {
   generatedOnTarget: string[];
 }
 
+/**
+ * A domain column is read as its base type: binary COPY sends a domain's values with the base type's
+ * send function, and COPY FROM into a domain checks its constraints, so a domain over a built-in
+ * type on one side and that type on the other (a domain time column whose target has the base type)
+ * still copies in binary.
+ */
 async function readColumns(client: Client, table: QualifiedName): Promise<CopyColumnRow[]> {
   const { rows } = await client.query<CopyColumnRow>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int8 AS "typeOid",
-            coalesce(nullif(t.typelem, 0), t.oid)::int8 AS "elementOid", a.attgenerated <> '' AS generated, false AS dropped
+    `SELECT a.attname AS name, coalesce(${domainBaseSql('t', 'format_type(base.typid, base.typmod)')},
+                                        format_type(a.atttypid, a.atttypmod)) AS type,
+            coalesce(${domainBaseSql('t', 'base.typid')}, a.atttypid)::int8 AS "typeOid",
+            coalesce(${domainBaseSql('t', 'coalesce(nullif(b.typelem, 0), b.oid)')}, nullif(t.typelem, 0), t.oid)::int8 AS "elementOid",
+            a.attgenerated <> '' AS generated, false AS dropped
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
       WHERE a.attrelid = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                            WHERE n.nspname = $1 AND c.relname = $2)
