@@ -43,14 +43,13 @@ export async function readSourcePlan(client: Client, specs: TableSpec[]): Promis
   for (const spec of specs) {
     try {
       const info = await resolveTable(client, spec, 'source');
-      if (given.some((g) => g.oid === info.oid)) continue;
       if (spec.column !== undefined) {
         // Judged with the type the target column will have (a domain over timestamptz is a time column).
         const domain = await readDomainColumn(client, info, spec.column);
         await resolveTimeColumn(client, domain ? withBaseType(info, domain) : info, spec.column);
-        if (domain) domainColumns.push(domain);
+        if (domain && !domainColumns.some((d) => d.column === domain.column && sameTable(d.table, domain.table))) domainColumns.push(domain);
       }
-      given.push(info);
+      if (!given.some((g) => g.oid === info.oid)) given.push(info);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       problems.push(error.hint ? `${error.message} (${error.hint})` : error.message);
