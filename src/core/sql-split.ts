@@ -136,3 +136,34 @@ export function bareWords(statement: string): Word[] {
   }
   return words;
 }
+
+/**
+ * The double-quoted names of one statement, as dot-joined chains in order: `"app"."t"."c"` →
+ * ['app', 't', 'c'], `"idx"` → ['idx']; skipping strings, comments and dollar quotes. pg_dump's
+ * --quote-all-identifiers output quotes every name, so this is how a rewrite tells which relations
+ * a statement touches without trusting the `-- Name:` comment (names may hold `;` or spaces).
+ */
+export function quotedNames(statement: string): string[][] {
+  const chains: string[][] = [];
+  let i = 0;
+  while (i < statement.length) {
+    const ch = statement[i] as string;
+    if (ch === '"') {
+      const chain: string[] = [];
+      let j = i;
+      for (;;) {
+        const end = skipQuoted(statement, j, '"', false);
+        chain.push(statement.slice(j + 1, end - 1).replace(/""/g, '"'));
+        if (statement[end] !== '.' || statement[end + 1] !== '"') { j = end; break; }
+        j = end + 1;
+      }
+      chains.push(chain);
+      i = j;
+    } else if (ch === "'") i = skipQuoted(statement, i, "'", /[eE]/.test(statement[i - 1] ?? '') && !/[\w$]/.test(statement[i - 2] ?? ''));
+    else if (statement.startsWith('--', i)) { const nl = statement.indexOf('\n', i); i = nl === -1 ? statement.length : nl; }
+    else if (statement.startsWith('/*', i)) i = skipBlockComment(statement, i);
+    else if (ch === '$' && dollarTagAt(statement, i) !== undefined) i = skipDollarQuoted(statement, i, dollarTagAt(statement, i) as string);
+    else i += 1;
+  }
+  return chains;
+}

@@ -101,6 +101,8 @@ export interface CarryOptions {
   /** Where the schema-only dump goes (0600). */
   file: string;
   wanted: { owners: boolean; privileges: boolean };
+  /** The same rewrite as the loaded dump's (trees): statements about relations that are not on the target go. */
+  rewrite?: (dump: string) => string;
 }
 
 /**
@@ -118,7 +120,8 @@ export async function carryPrivileges(ctx: StepContext, options: CarryOptions): 
       detail: ['Carry them by hand: pg_dump --schema-only from the source, then apply its OWNER TO / GRANT / REVOKE statements.'] });
     return { applied: 0, refused: [], skipped: 0, error: reason };
   }
-  const { statements, skipped } = privilegeStatements(await readFile(options.file, 'utf8'), options.wanted);
+  const dump = await readFile(options.file, 'utf8');
+  const { statements, skipped } = privilegeStatements(options.rewrite ? options.rewrite(dump) : dump, options.wanted);
   const outcome: CarriedPrivileges = await withClient(ctx.target,
     (client) => applyPrivilegeStatements(client, statements, skipped), { applicationName: 'migrate schema' });
   ctx.emit({ type: 'done', id: 'schema-privileges', ok: outcome.refused.length === 0,

@@ -10,6 +10,8 @@ import { serverMajorVersion } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../core/identifiers.js';
 import { listDescendants, listUserTables, readTimescale, type SourceTimescale } from './schema-catalog.js';
+import { partmanKey, readDomainColumn, readTrees, withBaseType, type DomainColumn, type PartmanTable, type TreePlan } from './schema-trees.js';
+import type { DumpRewritePlan } from './schema-tree-rewrite.js';
 
 export interface SourcePlan {
   major: number;
@@ -24,16 +26,29 @@ export interface SourcePlan {
   /** A TimescaleDB source's hypertables that were not given: they arrive empty too. */
   extraHypertables: QualifiedName[];
   timescale?: SourceTimescale;
+  /** Given tables that are partitioned or inheritance trees: each arrives as one plain table. */
+  trees: TreePlan[];
+  /** Given time columns typed by a domain: the target column gets the base type. */
+  domainColumns: DomainColumn[];
+  partmanTables: PartmanTable[];
+  /** The dump's encoding for the rewrite: utf8, or latin1 to pass any other encoding's bytes through unchanged. */
+  dumpEncoding: BufferEncoding;
 }
 
 export async function readSourcePlan(client: Client, specs: TableSpec[]): Promise<SourcePlan> {
   const major = await serverMajorVersion(client);
   const problems: string[] = [];
   const given: TableInfo[] = [];
+  const domainColumns: DomainColumn[] = [];
   for (const spec of specs) {
     try {
       const info = await resolveTable(client, spec, 'source');
-      if (spec.column !== undefined) await resolveTimeColumn(client, info, spec.column);
+      if (spec.column !== undefined) {
+        // Judged with the type the target column will have (a domain over timestamptz is a time column).
+        const domain = await readDomainColumn(client, info, spec.column);
+        await resolveTimeColumn(client, domain ? withBaseType(info, domain) : info, spec.column);
+        if (domain && !domainColumns.some((d) => d.column === domain.column && sameTable(d.table, domain.table))) domainColumns.push(domain);
+      }
       if (!given.some((g) => g.oid === info.oid)) given.push(info);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
@@ -47,6 +62,8 @@ export async function readSourcePlan(client: Client, specs: TableSpec[]): Promis
         `in double quotes inside single quotes, e.g. --table '"Sales Data"."Orders":"Created At"'. Nothing was changed.`,
     });
   }
+  const { trees, partmanTables } = await readTrees(client, given);
+  refuseTreeMembers(given, trees);
   const excluded: QualifiedName[] = [];
   const addExcluded = (name: QualifiedName): void => { if (!excluded.some((e) => sameTable(e, name))) excluded.push(name); };
   for (const table of given) {
@@ -57,15 +74,41 @@ export async function readSourcePlan(client: Client, specs: TableSpec[]): Promis
   const extraHypertables = (timescale?.hypertables ?? []).filter((h) => !given.some((g) => sameTable(g.name, h)));
   extraHypertables.forEach(addExcluded);
   await refuseDanglingForeignKeys(client, given, excluded);
-  const all = await listUserTables(client);
+  // Partitions and children do not come to the target at all: the tree is one table there.
+  const inTree = (t: QualifiedName): boolean => trees.some((tree) => tree.partitions.some((p) => sameTable(p, t)));
+  const all = (await listUserTables(client)).filter((t) => !inTree(t));
   const isExcluded = (t: QualifiedName): boolean => excluded.some((e) => sameTable(e, t));
   const empty = [...given.map((g) => g.name), ...all.filter((t) => isExcluded(t) && !given.some((g) => sameTable(g.name, t)))];
+  const { rows: [encoding] } = await client.query<{ utf8: boolean }>("SELECT current_setting('server_encoding') = 'UTF8' AS utf8");
   const plan: SourcePlan = {
     major, given: given.map((g) => g.name), excluded, empty, extraHypertables,
     withData: all.filter((t) => !isExcluded(t)),
+    trees, domainColumns, partmanTables, dumpEncoding: encoding?.utf8 === false ? 'latin1' : 'utf8',
   };
   if (timescale) plan.timescale = timescale;
   return plan;
+}
+
+/** Naming a partition or child of a tree that is also given is a mistake: the tree is one table on the target. */
+function refuseTreeMembers(given: TableInfo[], trees: TreePlan[]): void {
+  const clashes = given.flatMap((g) => trees.filter((t) => t.partitions.some((p) => sameTable(p, g.name)))
+    .map((t) => `${displayName(g.name)} is part of ${displayName(t.table)}`));
+  if (clashes.length === 0) return;
+  throw new UsageError(`${clashes.join('; ')}: a partitioned or inheritance tree becomes one table on the target.`, {
+    hint: 'Name only the parent with --table; its partitions or children come across through it. Nothing was changed.',
+  });
+}
+
+/** What the dump rewrite does for this plan (nothing when there is no tree and no domain-typed time column). */
+export function rewritePlan(plan: SourcePlan): DumpRewritePlan | undefined {
+  if (plan.trees.length === 0 && plan.domainColumns.length === 0) return undefined;
+  return {
+    trees: plan.trees.map((t) => ({ table: t.table, partitioned: t.kind === 'partitioned', dropped: t.dropped,
+      routingTriggers: t.routingTriggers.map((r) => r.name) })),
+    retypes: plan.domainColumns.map((d) => ({ table: d.table, column: d.column, domain: d.domain, baseType: d.baseType, notNull: d.notNull })),
+    partmanTables: plan.partmanTables,
+    partmanKeys: plan.trees.flatMap((t) => [t.table, ...t.partitions]).map(partmanKey),
+  };
 }
 
 export function listNames(names: QualifiedName[], max = 10): string {

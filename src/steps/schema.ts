@@ -23,7 +23,9 @@ import { readTimescalePreloaded } from './preflight-facts.js';
 import { listTargetUserTables } from './schema-catalog.js';
 import { dumpArgs, errorLines, loadArgs, planTimescale, quietDumpMessages, type TargetTimescaleFacts, type TimescalePlan } from './schema-commands.js';
 import { PAUSE_JOBS_FILE, describeJobPause, pauseJobsLoad, pauseJobsScript, previewJobPause, recordedJobPause, type SchemaJobPause } from './schema-jobs.js';
-import { listNames, readSourcePlan } from './schema-source.js';
+import { listNames, readSourcePlan, rewritePlan, type SourcePlan } from './schema-source.js';
+import { missingRewrites, rewriteDumpFile, rewriteDumpText, type DumpRewritePlan } from './schema-tree-rewrite.js';
+import { describeDomainColumn, describeTree, type DomainColumn, type SchemaTree } from './schema-trees.js';
 import { PRIVILEGE_DUMP_FLAGS, carryPrivileges, type CarriedPrivileges } from './schema-privileges.js';
 
 export { listTargetUserTables } from './schema-catalog.js';
@@ -59,6 +61,12 @@ export interface SchemaResult {
   privileges?: CarriedPrivileges;
   /** TimescaleDB source: the background jobs paused in the load's transaction until the backfill is complete (schema-jobs.ts). */
   jobPause?: SchemaJobPause;
+  /** Given tables that were partitioned or inheritance trees: each arrived as one plain table; what was left out. */
+  trees: SchemaTree[];
+  /** Given time columns typed by a domain: they have the base type on the target. */
+  domainColumns: DomainColumn[];
+  /** pg_dump's own output, when the dump was rewritten for trees or domain columns (dumpFile is what was loaded). */
+  sourceDumpFile?: string;
   warnings: string[];
 }
 
@@ -79,6 +87,9 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   for (const message of warnings) ctx.emit({ type: 'warn', message });
 
   const dumpFile = path.join(ctx.dir, 'dump.sql');
+  const rewrite = rewritePlan(source);
+  // With a rewrite, pg_dump's own output is kept next to what is loaded, for the operator to compare.
+  const pgDumpFile = rewrite ? path.join(ctx.dir, 'pg_dump.sql') : dumpFile;
   const sourceConn = connectionArgs(ctx.source);
   const targetConn = connectionArgs(ctx.target);
   const dump = [...sourceConn.args, ...dumpArgs(source.excluded, source.timescale?.chunkSchemas)];
@@ -88,9 +99,12 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   const result: SchemaResult = {
     dumpFile, dryRun: ctx.dryRun, excludedTables: source.excluded, tablesLoaded: source.withData, emptyTables: source.empty,
     sourceIsTimescale: source.timescale !== undefined,
-    commands: { dump: formatCommand(pgDump.path, dump, dumpFile), load: formatCommand(psql.path, load) },
+    commands: { dump: formatCommand(pgDump.path, dump, pgDumpFile), load: formatCommand(psql.path, load) },
+    trees: source.trees.map(({ dropped: _dropped, ...tree }) => tree),
+    domainColumns: source.domainColumns,
     warnings,
   };
+  if (rewrite) result.sourceDumpFile = pgDumpFile;
   const wanted = { owners: input.owners ?? true, privileges: input.privileges ?? true };
   const privilegesFile = path.join(ctx.dir, 'privileges.sql');
   const privilegeDump = [...sourceConn.args, ...PRIVILEGE_DUMP_FLAGS];
@@ -99,6 +113,7 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
 
   if (ctx.dryRun) {
     ctx.emit({ type: 'command', command: result.commands.dump });
+    if (rewrite) ctx.emit({ type: 'info', ...describeRewrite(source, pgDumpFile, dumpFile, true) });
     ctx.emit({ type: 'command', command: result.commands.load });
     if (restoreSchema !== undefined) {
       ctx.emit({ type: 'sql', side: 'target', sql: pauseJobsScript(restoreSchema) });
@@ -123,7 +138,7 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
   ctx.emit({ type: 'phase', id: 'schema-dump', message: `Dumping the source schema and relational data to ${dumpFile}…` });
   const dumpMessages: string[] = [];
   try {
-    await runPgTool(pgDump, dump, { stdoutFile: dumpFile, fileMode: 0o600, env: sourceConn.env, signal: ctx.signal,
+    await runPgTool(pgDump, dump, { stdoutFile: pgDumpFile, fileMode: 0o600, env: sourceConn.env, signal: ctx.signal,
       onStderrLine: (line) => { if (line.trim()) dumpMessages.push(scrub(line, ctx.source)); } });
   } catch (error) {
     ctx.emit({ type: 'done', id: 'schema-dump', message: 'pg_dump failed', ok: false });
@@ -133,16 +148,19 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
       cause: error,
     });
   }
-  const size = (await stat(dumpFile)).size;
-  ctx.emit({ type: 'done', id: 'schema-dump', message: `Wrote ${dumpFile} (${size < 1048576 ? `${Math.ceil(size / 1024)} kB` : `${(size / 1048576).toFixed(1)} MB`})` });
+  const size = (await stat(pgDumpFile)).size;
+  ctx.emit({ type: 'done', id: 'schema-dump', message: `Wrote ${pgDumpFile} (${size < 1048576 ? `${Math.ceil(size / 1024)} kB` : `${(size / 1048576).toFixed(1)} MB`})` });
   const said = quietDumpMessages(dumpMessages);
   if (said.length > 0) ctx.emit({ type: 'info', message: 'pg_dump said:', detail: said.slice(0, 20) });
+  if (rewrite) await rewriteDump(ctx, source, rewrite, pgDumpFile, dumpFile);
 
   if (afterLoad && restoreSchema !== undefined) await writeFileAtomic(afterLoad.file, pauseJobsScript(restoreSchema));
   await loadDump(ctx, psql, load, targetConn.env, timescale, dumpFile);
 
   if (wanted.owners || wanted.privileges) {
-    result.privileges = await carryPrivileges(ctx, { pgDump, args: privilegeDump, env: sourceConn.env, file: privilegesFile, wanted });
+    result.privileges = await carryPrivileges(ctx, { pgDump, args: privilegeDump, env: sourceConn.env, file: privilegesFile, wanted,
+      // The partitions' and children's owners and grants have no table to go to.
+      ...(rewrite ? { rewrite: (text: string) => rewriteDumpText(text, rewrite).text } : {}) });
   }
 
   const after = await withClient(ctx.target, async (client) => ({
@@ -161,6 +179,37 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
     ctx.emit({ type: 'warn', message });
   }
   return result;
+}
+
+/**
+ * pg_dump's output → the dump that is loaded: each tree one plain table (schema-tree-rewrite.ts).
+ * Checked before the target is touched: a parent whose PARTITION BY was not found, or a domain
+ * column not retyped, would load as it is on the source, so the step stops instead.
+ */
+async function rewriteDump(ctx: StepContext, source: SourcePlan, plan: DumpRewritePlan, from: string, to: string): Promise<void> {
+  ctx.emit({ type: 'phase', id: 'schema-rewrite', message: `Rewriting the dump: ${plan.trees.length} tree(s) become plain tables…` });
+  const counts = await rewriteDumpFile(from, to, plan, source.dumpEncoding);
+  const missing = missingRewrites(plan, counts);
+  if (missing.length > 0) {
+    ctx.emit({ type: 'done', id: 'schema-rewrite', message: 'The dump could not be rewritten; the target was not touched', ok: false });
+    throw new MigrateError(`The dump could not be rewritten as planned; the target was not touched: ${missing.join('; ')}.`, {
+      hint: `Compare ${from} (pg_dump's output) with the tables given; please report this with the table's definition.`,
+    });
+  }
+  const { message, detail } = describeRewrite(source, from, to, false);
+  ctx.emit({ type: 'done', id: 'schema-rewrite', message });
+  ctx.emit({ type: 'info', message: 'Left out of the target, per tree:', detail: [...detail,
+    ...plan.trees.map((t, i) => `${listNames([t.table])}: ${counts.statementsLeftOut[i] ?? 0} statement(s) left out of the dump`),
+    ...(counts.partmanRowsLeftOut > 0 ? [`${counts.partmanRowsLeftOut} pg_partman configuration row(s) left out of the dump`] : [])] });
+}
+
+/** The report's lines about the rewrite: one block per tree, one line per domain column. */
+function describeRewrite(source: SourcePlan, from: string, to: string, dryRun: boolean): { message: string; detail: string[] } {
+  return {
+    message: `${dryRun ? 'Then' : 'Rewrote'} ${from} ${dryRun ? 'is rewritten ' : ''}into ${to}: ` +
+      `${source.trees.length} partitioned/inheritance tree(s) ${dryRun ? 'become' : 'became'} one plain table each`,
+    detail: [...source.trees.flatMap(describeTree), ...source.domainColumns.map(describeDomainColumn)],
+  };
 }
 
 /** Every check that can refuse, before any file is written or the target is touched. */

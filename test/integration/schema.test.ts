@@ -279,12 +279,13 @@ describe('migrate schema: leaving out data that other tables need', () => {
     expect(await userTables(dbs.target)).toEqual([]);
   });
 
-  it('leaves out the data of every partition of a partitioned table', async () => {
+  it('leaves out the data of every partition of a partitioned table, which arrives as one plain table', async () => {
     const result = await runCli(['schema', '--source', dbs.source, '--target', dbs.target, '--dir', dir,
       '--table', 'events:ts', '--table', 'readings', '--table', 'alerts']);
     expect(result.code, result.stderr).toBe(0);
-    expect(await userTables(dbs.target)).toEqual(await userTables(dbs.source));
-    for (const table of ['events', 'events_2024', 'events_2025', 'readings', 'alerts']) {
+    // The partitions stay behind (schema-trees.test.ts covers the rewrite).
+    expect(await userTables(dbs.target)).toEqual((await userTables(dbs.source)).filter((t) => !/^public\.events_/.test(t)));
+    for (const table of ['events', 'readings', 'alerts']) {
       expect((await fingerprint(dbs.target, table)).count, table).toBe(0);
     }
     expect(await fingerprint(dbs.target, 'settings')).toEqual(await fingerprint(dbs.source, 'settings'));

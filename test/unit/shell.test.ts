@@ -122,7 +122,7 @@ describe('every command line we print goes through the one quoter', () => {
     const cwd = emptyDir();
     const spec = displayTableSpec({ schema: 'Sales Data', table: EVIL, column: '`touch owned`' });
     const text = formatResult({ dumpFile: '/x/dump.sql', dryRun: false, excludedTables: [], tablesLoaded: [], emptyTables: [],
-      sourceIsTimescale: false, commands: { dump: '', load: '' }, warnings: [] }, [spec, 'metrics']);
+      sourceIsTimescale: false, commands: { dump: '', load: '' }, trees: [], domainColumns: [], warnings: [] }, [spec, 'metrics']);
     expect(shellArgv(commandAfter(text, 'Next: '), cwd))
       .toEqual(['migrate', 'hypertables', '--table', spec, '--table', 'public.metrics']);
     expect(readdirSync(cwd)).toEqual([]);

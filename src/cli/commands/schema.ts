@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { displayName, displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
 import { formatCommandLine } from '../../core/shell.js';
 import type { SchemaResult } from '../../steps/schema.js';
+import { describeDomainColumn, describeTree } from '../../steps/schema-trees.js';
 import { parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 
@@ -57,6 +58,12 @@ export function formatResult(result: SchemaResult, given: string[]): string {
         `dump: ${result.dumpFile}`,
       `Tables loaded with their data (${result.tablesLoaded.length}):`, names(result.tablesLoaded),
       `Tables loaded empty, to backfill (${result.emptyTables.length}):`, names(result.emptyTables)];
+  if (result.trees.length > 0 || result.domainColumns.length > 0) {
+    lines.push(`Partitioned and inheritance trees (${result.trees.length}), ${result.dryRun ? 'to become' : 'now'} one plain table each:`,
+      ...result.trees.flatMap(describeTree).map((l) => `  ${l}`),
+      ...result.domainColumns.map((d) => `  ${describeDomainColumn(d)}`));
+    if (result.sourceDumpFile) lines.push(`  (pg_dump's own output: ${result.sourceDumpFile}; loaded: ${result.dumpFile})`);
+  }
   const paused = result.jobPause?.jobs ?? [];
   if (paused.length > 0) {
     lines.push(`Background jobs ${result.dryRun ? 'to pause' : 'paused'} until every table loaded empty is backfilled: ` +
