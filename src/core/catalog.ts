@@ -271,17 +271,38 @@ async function readHypertable(client: Client, name: QualifiedName): Promise<Hype
   return interval === undefined ? { column: row.column } : { column: row.column, interval };
 }
 
-/** Tables below `oid` (partitions at every level, or inheritance children and theirs); undefined when none. */
-async function readTree(client: Client, oid: number, partitioned: boolean): Promise<TableTree | undefined> {
-  const { rows } = await client.query<QualifiedName & { oid: string; level: number; leaf: boolean; isDefault: boolean }>(
+/** One table below another in an inheritance or partition tree (see readDescendants). */
+export interface Descendant extends QualifiedName {
+  oid: string;
+  /** 1 for a direct partition or child. */
+  level: number;
+  relkind: string;
+  /** A DEFAULT partition. */
+  isDefault: boolean;
+}
+
+/**
+ * Every table below `oid` (partitions at every level, or inheritance children and theirs), outside
+ * TimescaleDB's internal schemas (a hypertable's chunks are its children too). The one tree walk
+ * that candidates, the schema dump's exclusions and its rewrite share.
+ */
+export async function readDescendants(client: Client, oid: number): Promise<Descendant[]> {
+  const { rows } = await client.query<Descendant>(
     `WITH RECURSIVE tree(relid, level) AS (
        SELECT i.inhrelid, 1 FROM pg_inherits i WHERE i.inhparent = $1
        UNION SELECT i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
-     SELECT n.nspname AS schema, c.relname AS table, c.oid::int8 AS oid, min(t.level)::int AS level, c.relkind <> 'p' AS leaf,
+     SELECT n.nspname AS schema, c.relname AS table, c.oid::text AS oid, min(t.level)::int AS level, c.relkind::text AS relkind,
             coalesce(c.relispartition AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false) AS "isDefault"
        FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT LIKE '\\_timescaledb%'
       GROUP BY n.nspname, c.relname, c.relkind, c.relispartition, c.relpartbound, c.oid
       ORDER BY 4, 1, 2`, [oid]);
+  return rows;
+}
+
+/** Tables below `oid` (partitions at every level, or inheritance children and theirs); undefined when none. */
+async function readTree(client: Client, oid: number, partitioned: boolean): Promise<TableTree | undefined> {
+  const rows = (await readDescendants(client, oid)).map((r) => ({ ...r, leaf: r.relkind !== 'p' }));
   if (rows.length === 0 && !partitioned) return undefined;
   const tree: TableTree = {
     kind: partitioned ? 'partitions' : 'inheritance',

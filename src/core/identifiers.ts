@@ -119,3 +119,9 @@ export function parseColumnName(text: string): string {
 export function sameTable(a: QualifiedName, b: QualifiedName): boolean {
   return a.schema === b.schema && a.table === b.table;
 }
+
+/** Order by schema, then table, by code point (as PostgreSQL's "C" collation would). */
+export function byName(a: QualifiedName, b: QualifiedName): number {
+  const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+  return cmp(a.schema, b.schema) || cmp(a.table, b.table);
+}

@@ -2,8 +2,9 @@
  * Catalog reads for `migrate schema` (and preflight): which user tables a database holds, a given
  * table's partitions and inheritance children, and a TimescaleDB source's hypertables.
  */
+import { readDescendants } from '../core/catalog.js';
 import type { Client } from '../core/db.js';
-import type { QualifiedName } from '../core/identifiers.js';
+import { byName, type QualifiedName } from '../core/identifiers.js';
 
 /**
  * Schemas that are never the user's: the system's, TimescaleDB's internals and information views,
@@ -43,15 +44,8 @@ export function listTargetUserTables(client: Client): Promise<QualifiedName[]> {
  * gets its own pattern: a partitioned candidate must arrive empty as a whole.
  */
 export async function listDescendants(client: Client, oid: number): Promise<QualifiedName[]> {
-  const { rows } = await client.query<QualifiedName>(
-    `WITH RECURSIVE tree(relid) AS (
-       SELECT inhrelid FROM pg_inherits WHERE inhparent = $1
-       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
-     SELECT n.nspname AS schema, c.relname AS table
-       FROM tree JOIN pg_class c ON c.oid = tree.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname NOT LIKE '\\_timescaledb%'
-      ORDER BY 1, 2`, [oid]);
-  return rows;
+  return (await readDescendants(client, oid)).map(({ schema, table }) => ({ schema, table }))
+    .sort(byName);
 }
 
 export interface SourceTimescale {

@@ -6,9 +6,9 @@
  * statements go too), the routing trigger of an inheritance parent, pg_partman's configuration
  * rows, and a time column typed by a domain (the target column gets the base type).
  */
-import type { TableInfo } from '../core/catalog.js';
+import { readDescendants, type TableInfo } from '../core/catalog.js';
 import type { Client } from '../core/db.js';
-import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { byName, displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 
 export interface RoutingTrigger {
   name: string;
@@ -85,16 +85,9 @@ export async function readTrees(client: Client, given: TableInfo[]): Promise<{ t
 
 /** Every partition or inheritance child below a table, at any depth (TimescaleDB chunks excluded). */
 async function treeMembers(client: Client, oid: number): Promise<Member[]> {
-  const { rows } = await client.query<Member>(
-    `WITH RECURSIVE tree(relid) AS (
-       SELECT inhrelid FROM pg_inherits WHERE inhparent = $1
-       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
-     SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS table,
-            coalesce(pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', false) AS is_default
-       FROM tree JOIN pg_class c ON c.oid = tree.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'f') AND n.nspname NOT LIKE '\\_timescaledb%'
-      ORDER BY 2, 3`, [oid]);
-  return rows;
+  return (await readDescendants(client, oid)).filter((d) => ['r', 'p', 'f'].includes(d.relkind))
+    .map((d) => ({ oid: d.oid, schema: d.schema, table: d.table, is_default: d.isDefault }))
+    .sort(byName);
 }
 
 /** The members' indexes and identity sequences: their statements (ATTACH, COMMENT, setval) go with them. */
