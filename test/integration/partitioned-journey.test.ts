@@ -5,13 +5,14 @@
  * typed by the operator, and ends with both trees equal to the source's, the views intact, the
  * identity past every id, and no partition or child table on the target.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
 import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+import { dualWriteOnceHypertablesDone, readStateFile } from '../helpers/migration.js';
 import { TREES_SOURCE } from '../helpers/tree-fixture.js';
 
 const output = (r: CliResult): string => `exit ${r.code} ${r.signal ?? ''}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
@@ -88,6 +89,76 @@ describe.skipIf(!hasTimescale)('[timescaledb] partitioned and inheritance source
     const [ids] = await sql<{ next: string; max: string }>(dbs.target, `SELECT
       nextval(pg_get_serial_sequence('app.payments', 'id'))::text AS next, (SELECT max(id) FROM app.payments)::text AS max`);
     expect(BigInt(ids?.next ?? '0')).toBeGreaterThan(BigInt(ids?.max ?? '0'));
+    expect(await sql(dbs.target, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'app' AND c.relkind IN ('r', 'p') ORDER BY 1`)).toEqual(
+      [{ relname: 'devices' }, { relname: 'payments' }, { relname: 'readings' }, { relname: 'refunds' }]);
+  });
+});
+
+/**
+ * The same trees through `migrate wizard --yes --plan`, while an application writes new rows to both
+ * databases (on the source through the tree: the default partition, the routing trigger).
+ */
+describe.skipIf(!hasTimescale)('[timescaledb] partitioned and inheritance sources through the wizard', () => {
+  let dbs: TestDatabases;
+  let dir: string;
+
+  beforeAll(async () => {
+    dbs = await createDatabases('trees_wizard');
+    dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-trees-wizard-'));
+    await sql(dbs.source, TREES_SOURCE);
+    // A child for the present, so the routing trigger has somewhere to put today's readings.
+    await sql(dbs.source, `CREATE TABLE app.readings_now (CHECK (ts >= '2026-01-01')) INHERITS (app.readings);
+      CREATE OR REPLACE FUNCTION app.readings_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.ts < '2024-01-01' THEN INSERT INTO app.readings_2023 VALUES (NEW.*);
+        ELSIF NEW.ts < '2025-01-01' THEN INSERT INTO app.readings_2024 VALUES (NEW.*);
+        ELSIF NEW.ts < '2026-01-01' THEN INSERT INTO app.readings_2025 VALUES (NEW.*);
+        ELSE INSERT INTO app.readings_now VALUES (NEW.*); END IF;
+        RETURN NULL;
+      END $$;
+      ANALYZE;`);
+  });
+
+  afterAll(async () => {
+    await dbs?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrate wizard --yes --plan makes both trees hypertables equal to the source, with no SQL by the operator', async () => {
+    const plan = path.join(dir, 'plan.json');
+    writeFileSync(plan, JSON.stringify({
+      roles: { load: false },
+      tables: [{ table: 'app.payments', timeColumn: 'paid_at', chunkInterval: '7 days' },
+        { table: 'app.readings', timeColumn: 'ts', chunkInterval: '30 days' }],
+      dualWrites: { confirmed: true, minRowsPerTable: 2, waitSeconds: 60 },
+      completionPoint: { margin: '1 second', lateness: '1 second', waitSeconds: 60 },
+    }));
+    // Writes to the source stop once the data is validated, as before a switch-over: the sequences
+    // (set during the switch-over step) must stay ahead of every id.
+    const app = dualWriteOnceHypertablesDone(dir, async () => {
+      if ((await readStateFile(dir))?.steps.validate?.status === 'done') return;
+      const at = new Date().toISOString();
+      const [row] = await sql<{ id: string }>(dbs.source,
+        'INSERT INTO app.payments (paid_at, device_id, amount) VALUES ($1, 1, 5) RETURNING id::text AS id', [at]);
+      await sql(dbs.target, 'INSERT INTO app.payments (id, paid_at, device_id, amount) OVERRIDING SYSTEM VALUE VALUES ($1, $2, 1, 5)',
+        [row?.id, at]);
+      for (const url of [dbs.source, dbs.target]) await sql(url, 'INSERT INTO app.readings VALUES ($1, 9, 1.5)', [at]);
+    });
+    let r: CliResult;
+    try {
+      r = await runCli(['wizard', '--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
+    } finally {
+      await app.stop();
+    }
+    expect(r.code, output(r)).toBe(0);
+    for (const table of ['app.payments', 'app.readings']) {
+      expect(await fingerprint(dbs.target, table)).toEqual(await fingerprint(dbs.source, table));
+    }
+    expect(await sql(dbs.target, `SELECT hypertable_schema || '.' || hypertable_name AS h FROM timescaledb_information.hypertables
+      ORDER BY 1`)).toEqual([{ h: 'app.payments' }, { h: 'app.readings' }]);
+    const totals = 'SELECT device_id, total::text FROM app.payment_totals ORDER BY 1';
+    expect(await sql(dbs.target, totals)).toEqual(await sql(dbs.source, totals));
     expect(await sql(dbs.target, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'app' AND c.relkind IN ('r', 'p') ORDER BY 1`)).toEqual(
       [{ relname: 'devices' }, { relname: 'payments' }, { relname: 'readings' }, { relname: 'refunds' }]);
