@@ -143,7 +143,7 @@ function escapeRegExp(text: string): string {
  * pg_partman's configuration tables, wherever the extension (or a hand install) put them:
  * `part_config` keyed by `parent_table`, `part_config_sub` by `sub_parent` (pg_partman 4 and 5).
  */
-async function partmanConfigTables(client: Client): Promise<PartmanTable[]> {
+export async function partmanConfigTables(client: Client): Promise<PartmanTable[]> {
   const { rows } = await client.query<QualifiedName & { column: string }>(
     `SELECT n.nspname AS schema, c.relname AS table, a.attname AS column
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid

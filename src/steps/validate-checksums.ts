@@ -147,14 +147,16 @@ export async function edgeChecksum(client: Client, q: Pick<ChecksumQuery, 'table
  * A whole table's figures (plain tables, validate-plain.ts): one pass inside the database, only the
  * sums come back. `only`: the table's own rows, not its inheritance children's (listed on their own).
  */
-export function tableChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'columns' | 'side'>, only: boolean):
-  Promise<SliceFigures> {
-  return figuresOf(client, `${only ? 'ONLY ' : ''}${quoteQualified(q.table)}`, q, 'true');
+/** `filter`: a condition on the rows (with its parameters), for rows left out on purpose. */
+export function tableChecksum(client: Client, q: Pick<ChecksumQuery, 'table' | 'columns' | 'side'>, only: boolean,
+  filter: { where: string; params: unknown[] } = { where: 'true', params: [] }): Promise<SliceFigures> {
+  return figuresOf(client, `${only ? 'ONLY ' : ''}${quoteQualified(q.table)}`, q, filter.where, filter.params);
 }
 
-async function figuresOf(client: Client, from: string, q: Pick<ChecksumQuery, 'columns' | 'side'>, where: string): Promise<SliceFigures> {
+async function figuresOf(client: Client, from: string, q: Pick<ChecksumQuery, 'columns' | 'side'>, where: string, params: unknown[] = []):
+  Promise<SliceFigures> {
   const { rows } = await client.query<{ rows: string; sum1: string; sum2: string }>(
-    `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${from} WHERE ${where}) r`);
+    `SELECT ${SUMS} FROM (SELECT md5(${rowHashInput(q)}) AS h FROM ${from} WHERE ${where}) r`, params);
   const row = rows[0];
   return { rows: Number(row?.rows ?? 0), sum1: row?.sum1 ?? '0', sum2: row?.sum2 ?? '0' };
 }
