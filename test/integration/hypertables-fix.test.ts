@@ -4,13 +4,16 @@
  * listing what it changes and what that costs first; the wizard offers the same fix (interactive yes,
  * plan field `fix`), and checks chunk intervals and compression columns when they are given.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { screen } from '@inquirer/testing/vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectingContext } from '../../src/core/context.js';
 import type { HypertableResult } from '../../src/steps/hypertables.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
+import { readStateFile } from '../helpers/migration.js';
 
 const output = (r: CliResult): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
@@ -139,5 +142,149 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables --fix', () => 
     expect(await sql(dbs.target, 'SELECT count(*)::int AS n FROM measurements_2024_01')).toEqual([{ n: 1 }]);
     await sql(dbs.target, "INSERT INTO measurements VALUES ('2024-01-20', 3, 3)");
     expect(await sql(dbs.target, 'SELECT sensor FROM measurements')).toEqual([{ sensor: 3 }]);
+  });
+});
+
+/**
+ * A source whose `orders` has a primary key without its time column, and a foreign key to it (from a
+ * table with no rows: the schema step refuses to leave out data that rows of a plain table reference).
+ */
+const SOURCE = `
+  CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, customer_id int, amount numeric);
+  CREATE TABLE order_items (order_id bigint NOT NULL REFERENCES orders (id), qty int);
+  CREATE TABLE customers (id int PRIMARY KEY, name text);
+  INSERT INTO orders SELECT g, now() - interval '3 days' + g * interval '1 minute', g % 7, g FROM generate_series(1, 2000) g;
+  INSERT INTO customers SELECT g, 'c' || g FROM generate_series(0, 6) g;
+  ANALYZE;
+`;
+
+describe.skipIf(!hasTimescale)('[timescaledb] the wizard offers the fix and checks answers when they are given', () => {
+  let tmp: string;
+  const made: TestDatabases[] = [];
+  const databases = async (label: string): Promise<TestDatabases> => {
+    const dbs = await createDatabases(label);
+    made.push(dbs);
+    await sql(dbs.source, SOURCE);
+    return dbs;
+  };
+  const targetTables = async (dbs: TestDatabases): Promise<string[]> => (await sql<{ t: string }>(dbs.target,
+    "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).map((r) => r.t);
+  const wizard = async (dbs: TestDatabases, name: string, plan: unknown): Promise<CliResult> => {
+    const file = path.join(tmp, `${name}.json`);
+    await writeFile(file, JSON.stringify(plan));
+    return runCli(['wizard', '--yes', '--plan', file, '--source', dbs.source, '--target', dbs.target, '--dir', path.join(tmp, name)],
+      { timeoutMs: 120_000 });
+  };
+
+  beforeAll(async () => { tmp = await mkdtemp(path.join(os.tmpdir(), 'migrate-wizard-fix-')); });
+  afterAll(async () => {
+    for (const dbs of made) await dbs.drop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('--yes --plan: a bad chunk interval, an unknown segment-by column and a missing fix are refused before any change', async () => {
+    const dbs = await databases('wizfix_bad');
+    const r = await wizard(dbs, 'bad', {
+      roles: { load: false },
+      tables: [{ table: 'orders', timeColumn: 'created_at', chunkInterval: 'fortnight',
+        compress: { segmentBy: ['nope'], orderBy: 'created_at DESC, missing' } }],
+      dualWrites: { confirmed: true },
+    });
+    expect(r.code, output(r)).toBe(2);
+    expect(r.stderr).toContain("The plan's tables have 4 problems");
+    expect(r.stderr).toContain('tables[0].chunkInterval: The chunk interval "fortnight" is not an interval');
+    expect(r.stderr).toContain('tables[0].compress.segmentBy: public.orders has no column "nope" (segment by); its columns are: id, created_at, customer_id, amount.');
+    expect(r.stderr).toContain('tables[0].compress.orderBy: public.orders has no column "missing" (order by)');
+    expect(r.stderr).toContain('tables[0].fix: The primary key orders_pkey of public.orders (id) does not include the time column created_at');
+    expect(r.stderr).toContain('Set "fix": true for this table');
+    expect(await targetTables(dbs)).toEqual([]);
+    const state = await readStateFile(path.join(tmp, 'bad'));
+    expect(state?.steps.roles?.status ?? 'pending').toBe('pending');
+    // An integer chunk interval for a timestamptz column is refused too, with the reason.
+    const integer = await wizard(dbs, 'integer', { roles: { load: false }, dualWrites: { confirmed: true },
+      tables: [{ table: 'orders', timeColumn: 'created_at', chunkInterval: '86400', fix: true }] });
+    expect(integer.code, output(integer)).toBe(2);
+    expect(integer.stderr).toContain('tables[0].chunkInterval: The chunk interval "86400" has no unit');
+  });
+
+  it('--yes --plan with "fix": true fixes the key on the target after the schema load and goes on', async () => {
+    const dbs = await databases('wizfix_plan');
+    // Nothing dual-writes here: the wizard stops at that step, after the one under test.
+    const r = await wizard(dbs, 'fix', { roles: { load: false }, dualWrites: { confirmed: true, waitSeconds: 1 },
+      tables: [{ table: 'orders', timeColumn: 'created_at', chunkInterval: '1 day', fix: true }] });
+    expect(r.stderr).toContain('No dual-written rows arrived within 1s');
+    expect(r.stderr).toContain('public.orders: --fix changes this on the target, in the same transaction as create_hypertable:');
+    expect(r.stderr).toContain('cost: foreign key order_items_order_id_fkey on public.order_items can no longer be enforced and is dropped');
+    const state = await readStateFile(path.join(tmp, 'fix')) as { steps: Record<string, { status: string; message?: string }> } | undefined;
+    expect(state?.steps.hypertables).toMatchObject({ status: 'done',
+      message: expect.stringContaining('converted public.orders; fixed first: public.orders (drop foreign key order_items_order_id_fkey') as unknown as string });
+    expect(await sql(dbs.target, "SELECT hypertable_name FROM timescaledb_information.hypertables")).toEqual([{ hypertable_name: 'orders' }]);
+    expect(await sql(dbs.target, "SELECT conname FROM pg_constraint WHERE conrelid = 'order_items'::regclass")).toEqual([]);
+    // The plain table's data came with the schema, intact.
+    expect(await sql(dbs.target, 'SELECT count(*)::int AS n FROM customers')).toEqual([{ n: 7 }]);
+    const written = JSON.parse(await readFile(path.join(tmp, 'fix', 'plan.json'), 'utf8'));
+    expect(written.tables[0]).toMatchObject({ table: 'public.orders', fix: true });
+  });
+
+  it('interactive: refuses a bad chunk interval and segment-by column at the prompt, offers the fix, and goes on after yes', async () => {
+    const dbs = await databases('wizfix_tty');
+    const { runFlow } = await import('../../src/wizard/flow.js');
+    const { createPrompts } = await import('../../src/wizard/prompts.js');
+    const dir = path.join(tmp, 'interactive');
+    const seen: string[] = [];
+    const refusals: string[] = [];
+    const enter = (): void => screen.keypress('enter');
+    const type = (text: string): void => { screen.type(text); enter(); };
+    /** Type a wrong answer, keep the reason the prompt shows, erase it and type the right one. */
+    const wrongThenRight = (wrong: string, right: string) => (): void => {
+      type(wrong);
+      setTimeout(() => {
+        refusals.push(screen.getScreen());
+        for (let i = 0; i < wrong.length; i += 1) screen.keypress('backspace');
+        type(right);
+      }, 500);
+    };
+    const answers: [RegExp, () => void][] = [
+      [/Tables to convert to hypertables/, () => { screen.keypress('space'); enter(); }],
+      [/: time column/, enter],
+      [/apply this fix on the target after the schema load/, () => type('y')],
+      [/: chunk interval/, wrongThenRight('fortnight', '1 day')],
+      [/enable compression/, () => type('y')],
+      [/segment by/, wrongThenRight('nope', 'customer_id')],
+      [/compress chunks older than/, enter],
+      [/Dump the schema/, enter],
+    ];
+    const prompts = createPrompts({ beforePrompt: () => {
+      setTimeout(() => {
+        const text = screen.getScreen();
+        seen.push(text);
+        const match = answers.find(([pattern]) => pattern.test(text));
+        if (!match) throw new Error(`unexpected prompt:\n${text}`);
+        match[1]();
+      }, 50);
+    } });
+    const lines: string[] = [];
+    const ctx = collectingContext({ source: { side: 'source', connectionString: dbs.source },
+      target: { side: 'target', connectionString: dbs.target }, dir, dryRun: false });
+    const stop = new Error('stop after the hypertables step');
+    await expect(runFlow({ step: ctx, prompts, interactive: true, yes: false, command: 'wizard', minBytes: 0,
+      incoming: { roles: { load: false } }, say: (t) => lines.push(t),
+      afterStep: (id) => { if (id === 'hypertables') throw stop; } })).rejects.toThrow(/stop after the hypertables step/);
+    const said = lines.join('\n');
+    // Explained once, consistently: on the target, after the schema load.
+    expect(said).toContain('The wizard fixes these on the target, after the schema load (step 5, Hypertables)');
+    expect(said).not.toMatch(/on the source/);
+    expect(said).toContain('change: primary key orders_pkey (id) becomes (id, created_at), same name');
+    expect(said).toContain('cost: id alone is no longer unique in public.orders');
+    expect(refusals[0]).toContain('The chunk interval "fortnight" is not an interval');
+    expect(refusals[1]).toContain('public.orders has no column "nope" (segment by)');
+    const state = await readStateFile(dir);
+    expect(state?.steps.hypertables?.status).toBe('done');
+    expect(state?.answers.tables).toEqual([{ table: 'public.orders', timeColumn: 'created_at', fix: true, chunkInterval: '1 day',
+      compress: { segmentBy: ['customer_id'], orderBy: '"created_at" DESC', compressAfter: '7 days' } }]);
+    expect(await sql(dbs.target, "SELECT hypertable_name, time_interval::text FROM timescaledb_information.dimensions"))
+      .toEqual([{ hypertable_name: 'orders', time_interval: '1 day' }]);
+    expect(await sql(dbs.target, "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conrelid = 'orders'::regclass"))
+      .toEqual([{ d: 'PRIMARY KEY (id, created_at)' }]);
   });
 });
