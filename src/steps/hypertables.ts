@@ -171,7 +171,7 @@ async function planTable(client: Client, request: HypertableRequest, ts: Timesca
     blockers.push(...triggers.map((t) => routingTriggerBlocker(table, t.name)));
     const nullable = !table.columns.find((c) => c.name === time.column)?.notNull;
     if (nullable && hasRows) {
-      const nulls = await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
+      const nulls = await client.query(`SELECT 1 FROM ONLY ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
       if (nulls.rowCount !== 0) blockers.push(nullTimeBlocker(table, time.column));
     }
     // The rows that matter are still on the source: the backfill could never bring them into a hypertable.

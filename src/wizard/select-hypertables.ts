@@ -48,7 +48,8 @@ async function offerFix(ctx: WizardContext, client: Client, info: TableInfo, tim
   const { describeFix, findRoutingTriggers, planFix } = await import('../steps/hypertable-fix.js');
   const name = displayName(info.name);
   const fix = await planFix(client, info, time.column, { foreignKeysToHypertables: true, triggers: await findRoutingTriggers(client, info.oid) });
-  ctx.say(`${name}: ${blockers.map((b) => b.message).join(' ')}\n  ${FIX_WHERE} As the table is now, the fix would:`);
+  // Where and when the fix happens was said with the list of tables; here only what it does.
+  ctx.say(`${name}: its fix would (read from the source's copy of the table, which the schema load brings as it is):`);
   for (const line of fix ? describeFix(fix) : blockers.map((b) => `change: ${b.fix}`)) ctx.say(`    ${line}`);
   ctx.say('  (The Hypertables step checks the target again and fixes only what is there.)');
   const yes = await ctx.prompts.confirm({ message: `${name}: apply this fix on the target after the schema load?`, default: false });

@@ -55,21 +55,23 @@ export async function planTableProblems(client: Client, tables: PlanTable[], spe
   const problems: string[] = [];
   for (const [i, entry] of tables.entries()) {
     const at = `tables[${i}]`;
+    const spec = specOf(entry);
     let table: TableInfo;
-    let time: SourceTime;
     try {
-      const spec = specOf(entry);
       table = await resolveTable(client, spec, 'source');
-      time = await resolveTimeColumn(client, table, spec.column);
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       problems.push(`${at} ${entry.table}: ${error.message}`);
       continue;
     }
-    if (entry.chunkInterval !== undefined) {
-      const problem = await chunkIntervalProblem(client, entry.chunkInterval, time);
-      if (problem) problems.push(`${at}.chunkInterval: ${problem}`);
-    }
+    // A time column the plan names must be one; without it the selection step takes the candidates'
+    // suggestion (a ranking this check does not repeat), so the checks that need it wait for that step.
+    const time = await resolveTimeColumn(client, table, spec.column).catch((error: unknown) => {
+      if (!(error instanceof UsageError)) throw error;
+      if (spec.column !== undefined) problems.push(`${at}.timeColumn: ${error.message}`);
+      return undefined;
+    });
+    if (time) problems.push(...await timeProblems(client, at, entry, table, time));
     if (entry.compress) {
       const segment = columnsProblem(table, entry.compress.segmentBy ?? [], 'segment by');
       if (segment) problems.push(`${at}.compress.segmentBy: ${segment}`);
@@ -80,20 +82,31 @@ export async function planTableProblems(client: Client, tables: PlanTable[], spe
         const order = syntax ?? columnsProblem(table, columns, 'order by');
         if (order) problems.push(`${at}.compress.orderBy: ${order}`);
       }
-      if (entry.compress.compressAfter !== undefined) {
-        const after = await compressAfterProblem(client, entry.compress.compressAfter, time);
-        if (after) problems.push(`${at}.compress.compressAfter: ${after}`);
-      }
     }
-    // A key without the time column needs the operator's word (the plan's `fix`) before anything changes.
-    // The other blockers (data, partitioning, inheritance) are judged by the hypertable selection step
-    // from the candidates' report, which knows how the schema step carries such tables.
-    const { blockers } = structuralBlockers(table, time.column, { foreignKeysToHypertables: true });
+  }
+  return problems;
+}
+
+/** The answers that depend on the time column: chunk interval, compress-after, and a key without it. */
+async function timeProblems(client: Client, at: string, entry: PlanTable, table: TableInfo, time: SourceTime): Promise<string[]> {
+  const problems: string[] = [];
+  if (entry.chunkInterval !== undefined) {
+    const problem = await chunkIntervalProblem(client, entry.chunkInterval, time);
+    if (problem) problems.push(`${at}.chunkInterval: ${problem}`);
+  }
+  const compressAfter = entry.compress ? entry.compress.compressAfter : undefined;
+  if (compressAfter !== undefined) {
+    const problem = await compressAfterProblem(client, compressAfter, time);
+    if (problem) problems.push(`${at}.compress.compressAfter: ${problem}`);
+  }
+  // A key without the time column needs the operator's word (the plan's `fix`) before anything changes.
+  // The other blockers (data, partitioning, inheritance) are judged by the hypertable selection step
+  // from the candidates' report, which knows how the schema step carries such tables.
+  const { blockers } = structuralBlockers(table, time.column, { foreignKeysToHypertables: true });
+  if (entry.fix !== true) {
     for (const b of blockers.filter((x) => x.kind === 'unique-without-time')) {
-      if (entry.fix !== true) {
-        problems.push(`${at}.fix: ${b.message} Set "fix": true for this table to let the wizard fix it on the target after the ` +
-          'schema load (as `migrate hypertables --fix` does; it lists the cost first), or leave the table out.');
-      }
+      problems.push(`${at}.fix: ${b.message} Set "fix": true for this table to let the wizard fix it on the target after the ` +
+        'schema load (as `migrate hypertables --fix` does; it lists the cost first), or leave the table out.');
     }
   }
   return problems;
