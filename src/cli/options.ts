@@ -3,6 +3,7 @@
  * conversion of raw flags into typed, validated step inputs.
  */
 import { Option, type Command } from 'commander';
+import path from 'node:path';
 import { DEFAULT_DIR } from '../core/files.js';
 import { parseTableSpec, type TableSpec } from '../core/identifiers.js';
 
@@ -58,4 +59,9 @@ export function withCommonOptions(command: Command): Command {
 /** Parse every --table flag, reporting all unreadable ones at once (parseTableSpec throws UsageErrors). */
 export function parseTables(values: string[] | undefined): TableSpec[] {
   return (values ?? []).map((value) => parseTableSpec(value));
+}
+
+/** `--dir DIR` unless it is the default, so a suggested command works on the same migration. */
+export function dirArgs(dir: string | undefined): string[] {
+  return dir === undefined || path.resolve(dir) === path.resolve(DEFAULT_DIR) ? [] : ['--dir', dir];
 }

@@ -13,7 +13,18 @@ import { displayName, quoteIdent, quoteQualified } from './identifiers.js';
 import { formatCommandLine } from './shell.js';
 
 export type BlockerKind = 'unique-without-time' | 'referenced-by-fk' | 'nullable-time' | 'partitioned' | 'inherited' |
-  'no-time-column' | 'infinite-time';
+  'no-time-column' | 'infinite-time' | 'routing-trigger';
+
+/**
+ * Blockers `migrate hypertables --fix` (and the wizard, with an explicit yes) can remove on the target
+ * itself, at a cost it lists: keys widened (uniqueness weakened, FKs dropped), inheritance detached,
+ * routing triggers dropped. The others need the operator (data on the source, a time column).
+ */
+const FIXABLE: ReadonlySet<BlockerKind> = new Set<BlockerKind>(['unique-without-time', 'referenced-by-fk', 'inherited', 'routing-trigger']);
+
+export function isFixable(blocker: Pick<Blocker, 'kind'>): boolean {
+  return FIXABLE.has(blocker.kind);
+}
 
 export interface Blocker {
   kind: BlockerKind;
@@ -160,5 +171,18 @@ export function nullTimeBlocker(table: TableInfo, timeColumn: string, where?: 's
       'a hypertable\'s time column is NOT NULL, so those rows could never be backfilled.',
     fix: `Fill or delete those rows${where ? ` on the ${where}` : ''} (SELECT count(*) FROM ${relation} WHERE ${quoteIdent(timeColumn)} IS NULL;), ` +
       'or choose another time column.',
+  };
+}
+
+/**
+ * An inheritance routing trigger left on the target (BEFORE INSERT, FOR EACH ROW, inserting elsewhere
+ * and returning NULL): on a hypertable it would keep sending dual-written rows into old child tables.
+ */
+export function routingTriggerBlocker(table: TableInfo, trigger: string): Blocker {
+  return {
+    kind: 'routing-trigger',
+    message: `${displayName(table.name)} has the trigger ${trigger}, which routes inserted rows into other tables ` +
+      '(inheritance routing): rows written to the hypertable would not stay in it.',
+    fix: `On the target, after \`migrate schema\`: DROP TRIGGER ${quoteIdent(trigger)} ON ${quoteQualified(table.name)};`,
   };
 }

@@ -70,6 +70,11 @@ export const planTableSchema = z.strictObject({
   compress: z.union([z.literal(false), compress]).optional(),
   /** The completion point T for this table, typed like its time column; "suggested" = take the suggestion. */
   completionPoint: z.string().min(1).optional(),
+  /**
+   * Let the wizard remove the blockers it can fix (a key without the time column, inheritance leftovers)
+   * on the target after the schema load, as `migrate hypertables --fix` does. Default false.
+   */
+  fix: z.boolean().optional(),
 });
 
 export const planSchema = z.strictObject({

@@ -2,7 +2,9 @@
  * `migrate hypertables`: turn tables on the target into hypertables, optionally with compression.
  *
  * Every table is checked before any is converted (a blocker anywhere changes nothing anywhere);
- * then each table is converted in its own transaction. Tables that already are hypertables are
+ * then each table is converted in its own transaction. With `fix`, the blockers the tool can remove
+ * itself (hypertable-fix.ts) are listed with their cost first, then removed in the table's conversion
+ * transaction, right before create_hypertable. Tables that already are hypertables are
  * left as they are, so running again is safe, and reported with the settings they have (chunk
  * interval, compression), not the ones asked for.
  */
@@ -10,11 +12,14 @@ import { resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog
 import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError, UsageError, describeError, isPgError } from '../core/errors.js';
-import { FK_TO_HYPERTABLE_VERSION, compareVersions, nullTimeBlocker, structuralBlockers } from '../core/hypertable-blockers.js';
-import { displayName, quoteIdent, quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
+import { FK_TO_HYPERTABLE_VERSION, compareVersions, isFixable, nullTimeBlocker, routingTriggerBlocker, structuralBlockers }
+  from '../core/hypertable-blockers.js';
+import { formatCommandLine } from '../core/shell.js';
+import { displayName, displayTableSpec, quoteIdent, quoteQualified, type QualifiedName, type TableSpec } from '../core/identifiers.js';
 import { isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
 import { compressionPolicySql, compressionSql, createHypertableSql, formatOrderBy, parseOrderBy, type OrderByItem }
   from './hypertable-sql.js';
+import { describeFix, findRoutingTriggers, planFix, type TableFix } from './hypertable-fix.js';
 import { readCompressionState, reportExisting, type CompressionReport, type CompressionState } from './hypertable-settings.js';
 import { chooseInterval, ensureTimescale, normalizeInterval, openSourceSuggester, type SourceSuggester, type TimescaleInfo }
   from './hypertables-target.js';
@@ -32,6 +37,19 @@ export interface HypertableRequest {
   table: TableSpec;
   chunkInterval?: string;
   compress?: CompressRequest;
+  /** Remove the blockers the tool can fix itself (listed first), in the conversion's transaction. */
+  fix?: boolean;
+}
+
+export interface HypertablesInput {
+  tables: HypertableRequest[];
+  /**
+   * How the operator asks for the fix (named in the refusal when a table has blockers `fix` would
+   * remove): the command line with the flags given and `--fix`, or the wizard's plan field.
+   */
+  fixAdvice?: string;
+  /** `--fix` given on the command line: a run with nothing to fix is refused (exit 2), changing nothing. */
+  fixRequired?: boolean;
 }
 
 export interface HypertableResult {
@@ -47,6 +65,8 @@ export interface HypertableResult {
   /** For a table that already was a hypertable, always: what it has (`not-enabled` included). */
   compression?: CompressionReport;
   policyJobId?: number;
+  /** What --fix changed (or, with --dry-run, would change) before converting. */
+  fix?: TableFix;
 }
 
 interface Plan {
@@ -57,13 +77,19 @@ interface Plan {
   existing?: CompressionState;
   interval: { value: string; reason: string };
   hasRows: boolean;
+  fix?: TableFix;
   compress?: { segmentBy: string[]; orderBy: OrderByItem[]; enabled: boolean; jobId?: number;
     threshold?: { kind: 'interval' | 'integer' | 'created-before'; value: string } };
 }
 
-interface Problem { message: string; fix?: string }
+interface Problem { message: string; fix?: string; fixable?: boolean }
 
-export async function runHypertables(input: { tables: HypertableRequest[] }, ctx: StepContext): Promise<HypertableResult[]> {
+/** The default advice: `migrate hypertables --table … --fix` for the tables asked for. */
+function defaultFixAdvice(tables: HypertableRequest[]): string {
+  return `\`${formatCommandLine(['migrate', 'hypertables', ...tables.flatMap((t) => ['--table', displayTableSpec(t.table)]), '--fix'])}\``;
+}
+
+export async function runHypertables(input: HypertablesInput, ctx: StepContext): Promise<HypertableResult[]> {
   if (input.tables.length === 0) {
     throw new UsageError('No tables to convert.', { hint: 'Name them with --table schema.table[:time_column] (see `migrate candidates`).' });
   }
@@ -75,7 +101,7 @@ export async function runHypertables(input: { tables: HypertableRequest[] }, ctx
     try {
       for (const request of input.tables) {
         try {
-          const plan = await planTable(client, request, ts, source, problems, ctx);
+          const plan = await planTable(client, request, ts, source, problems, input.fixAdvice ?? defaultFixAdvice(input.tables), ctx);
           if (plan) plans.push(plan);
         } catch (error) {
           if (!(error instanceof UsageError)) throw error;
@@ -86,6 +112,17 @@ export async function runHypertables(input: { tables: HypertableRequest[] }, ctx
       await source.close();
     }
     if (problems.length > 0) throw refusal(problems);
+    if (input.fixRequired && !plans.some((p) => p.fix) && plans.some((p) => !p.already)) {
+      const names = plans.filter((p) => !p.already).map((p) => displayName(p.table.name));
+      throw new UsageError(`--fix: ${names.join(', ')} ${names.length === 1 ? 'has' : 'have'} no blocker it can fix ` +
+        '(a key without the time column, inheritance, a routing trigger); nothing was changed.', {
+        hint: 'Run the same command without --fix.' });
+    }
+    for (const plan of plans) {
+      if (!plan.fix) continue;
+      ctx.emit({ type: 'info', message: `${displayName(plan.table.name)}: --fix ${ctx.dryRun ? 'would change' : 'changes'} ` +
+        'this on the target, in the same transaction as create_hypertable:', detail: describeFix(plan.fix) });
+    }
     const results: HypertableResult[] = [];
     for (const plan of plans) {
       if (ctx.signal.aborted) break;
@@ -102,18 +139,21 @@ function refusal(problems: Problem[]): UsageError {
   }
   const lines = problems.map((p) => `  - ${p.message}${p.fix ? `\n    fix: ${p.fix}` : ''}`);
   return new UsageError(`${problems.length} problems; nothing was changed:\n${lines.join('\n')}`, {
-    hint: 'Fix them on the target and run `migrate hypertables` again.',
+    hint: problems.some((p) => p.fixable) ? 'Apply each fix above on the target (--fix does those it names), and run ' +
+      '`migrate hypertables` again.' : 'Fix them on the target and run `migrate hypertables` again.',
   });
 }
 
 async function planTable(client: Client, request: HypertableRequest, ts: TimescaleInfo, source: SourceSuggester,
-  problems: Problem[], ctx: StepContext): Promise<Plan | undefined> {
+  problems: Problem[], fixAdvice: string, ctx: StepContext): Promise<Plan | undefined> {
   const table = await resolveTable(client, request.table, 'target');
   const time = await resolveTimeColumn(client, table, request.table.column);
   const name = displayName(table.name);
   const already = table.hypertable !== undefined;
-  const hasRows = (await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} LIMIT 1`)).rowCount !== 0;
+  // ONLY: an inheritance parent's children are not its rows (and --fix detaches them).
+  const hasRows = (await client.query(`SELECT 1 FROM ONLY ${quoteQualified(table.name)} LIMIT 1`)).rowCount !== 0;
   let interval: Plan['interval'];
+  let fix: TableFix | undefined;
   const before = problems.length;
   if (already) {
     if (request.table.column !== undefined && request.table.column !== table.hypertable?.column) {
@@ -125,20 +165,33 @@ async function planTable(client: Client, request: HypertableRequest, ts: Timesca
         detail: ['To change it for new chunks: SELECT set_chunk_time_interval(…);'] });
     }
   } else {
-    const { blockers } = structuralBlockers(table, time.column, {
-      foreignKeysToHypertables: compareVersions(ts.version, FK_TO_HYPERTABLE_VERSION) >= 0 });
+    const foreignKeysToHypertables = compareVersions(ts.version, FK_TO_HYPERTABLE_VERSION) >= 0;
+    const { blockers } = structuralBlockers(table, time.column, { foreignKeysToHypertables });
+    const triggers = await findRoutingTriggers(client, table.oid);
+    blockers.push(...triggers.map((t) => routingTriggerBlocker(table, t.name)));
     const nullable = !table.columns.find((c) => c.name === time.column)?.notNull;
     if (nullable && hasRows) {
-      const nulls = await client.query(`SELECT 1 FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
+      const nulls = await client.query(`SELECT 1 FROM ONLY ${quoteQualified(table.name)} WHERE ${quoteIdent(time.column)} IS NULL LIMIT 1`);
       if (nulls.rowCount !== 0) blockers.push(nullTimeBlocker(table, time.column));
     }
     // The rows that matter are still on the source: the backfill could never bring them into a hypertable.
     const sourceNulls = await source.nullTimes(table.name, time.column, time.type);
     if (sourceNulls && !blockers.some((b) => b.kind === 'nullable-time')) blockers.push(nullTimeBlocker(table, time.column, 'source'));
-    problems.push(...blockers.map((b) => ({ message: b.message, fix: b.fix })));
+    problems.push(...blockers.filter((b) => !isFixable(b)).map((b) => ({ message: b.message, fix: b.fix })));
+    const fixable = blockers.filter(isFixable);
+    if (fixable.length > 0) {
+      fix = await planFix(client, table, time.column, { foreignKeysToHypertables, triggers });
+      if (!request.fix && fix) {
+        problems.push({ message: fixable.map((b) => b.message).join(' '), fixable: true,
+          fix: `${fixAdvice} does it on the target (list first, then in one transaction per table): ` +
+            `${fix.changes.join('; ')}. Cost: ${fix.costs.join('; ')}.` });
+      } else if (!fix) {
+        problems.push(...fixable.map((b) => ({ message: b.message, fix: b.fix })));
+      }
+    }
     interval = await chooseInterval(client, request, table, time, hasRows, source, ctx);
   }
-  const plan: Plan = { table, time, already, interval, hasRows };
+  const plan: Plan = { table, time, already, interval, hasRows, ...(fix && request.fix ? { fix } : {}) };
   if (already) plan.existing = await readCompressionState(client, table.name, table.columns.map((c) => c.name));
   if (request.compress) plan.compress = await planCompression(client, request.compress, plan, ts, ctx);
   return problems.length > before ? undefined : plan;
@@ -197,7 +250,9 @@ async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepC
   };
   ctx.emit({ type: 'phase', id: `hypertable:${name}`, message: plan.already ? `${name} is already a hypertable`
     : `Converting ${name} (time column ${plan.time.column}, chunks of ${plan.interval.value})` });
+  if (plan.fix) result.fix = plan.fix;
   await withTransaction(client, async () => {
+    for (const statement of plan.fix?.statements ?? []) await run(statement, []);
     if (!plan.already) {
       if (plan.hasRows) {
         ctx.emit({ type: 'warn', message: `${name} already has rows on the target: converting with migrate_data => true, ` +

@@ -2,9 +2,11 @@
  * Step 5: convert the chosen tables to hypertables on the target, with the compression the operator
  * chose. Without TimescaleDB on the target the step reports itself skipped: the tables stay plain.
  * From a TimescaleDB source the schema load already made them hypertables: the step line says so,
- * with the settings they have, instead of claiming to have converted them.
+ * with the settings they have, instead of claiming to have converted them. Tables whose fix the
+ * operator accepted (`fix: true`) are fixed here, on the target, listed with the cost first.
  */
-import { displayName } from '../core/identifiers.js';
+import { displayName, displayTableSpec } from '../core/identifiers.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
 import type { describeCompression } from '../steps/hypertable-settings.js';
 import type { HypertableResult } from '../steps/hypertables.js';
 import { outcomeOf, type StepResult, type WizardContext } from './context.js';
@@ -28,7 +30,11 @@ export async function hypertablesStep(ctx: WizardContext): Promise<StepResult> {
         ...(t.compress.orderBy ? { orderBy: t.compress.orderBy } : {}),
         ...(t.compress.compressAfter ? { compressAfter: t.compress.compressAfter } : {}),
       } } : {}),
+      ...(t.fix ? { fix: true } : {}),
     })),
+    // A blocker only the target has (the plan did not say `fix`): the same fix by hand, then resume.
+    fixAdvice: `\`${formatCommandLine(['migrate', 'hypertables', ...tables.flatMap((t) => ['--table', displayTableSpec(tableSpecOf(t))]),
+      '--dir', displayPath(ctx.step.dir), '--fix'])}\` (then \`${formatCommandLine(['migrate', 'resume', '--dir', displayPath(ctx.step.dir)])}\`)`,
   }, ctx.step);
   return { status: 'done', message: describeResults(result, settings.describeCompression), outcome: result };
 }
@@ -42,6 +48,10 @@ function describeResults(results: HypertableResult[], describe: typeof describeC
   const already = results.filter((r) => r.status === 'already-hypertable');
   const parts: string[] = [];
   if (converted.length > 0) parts.push(`converted ${converted.map((r) => displayName(r.table)).join(', ')}`);
+  const fixed = results.filter((r) => r.fix);
+  if (fixed.length > 0) {
+    parts.push(`fixed first: ${fixed.map((r) => `${displayName(r.table)} (${r.fix?.changes.join('; ')})`).join(', ')}`);
+  }
   if (already.length > 0) {
     parts.push(`already ${already.length === 1 ? 'a hypertable' : 'hypertables'}: ${already.map((r) =>
       `${displayName(r.table)} (chunks of ${r.chunkInterval}; compression ${describe(r.compression, r.policyJobId)})`).join(', ')}`);

@@ -20,7 +20,9 @@ export interface Choice<T> {
 }
 
 export interface Prompts {
-  input(options: { message: string; default?: string; validate?: (value: string) => true | string }): Promise<string>;
+  /** `validate` may ask a database (the wizard checks answers against the source's catalog). */
+  input(options: { message: string; default?: string; validate?: (value: string) => true | string | Promise<true | string> }):
+    Promise<string>;
   /** Masked input. */
   password(options: { message: string }): Promise<string>;
   confirm(options: { message: string; default?: boolean }): Promise<boolean>;

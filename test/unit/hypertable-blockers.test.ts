@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IndexInfo, TableInfo } from '../../src/core/catalog.js';
-import { compareVersions, structuralBlockers, uniqueIndexFix } from '../../src/core/hypertable-blockers.js';
+import { compareVersions, isFixable, routingTriggerBlocker, structuralBlockers, uniqueIndexFix } from '../../src/core/hypertable-blockers.js';
 
 const table = (extra: Partial<TableInfo> = {}): TableInfo => ({
   name: { schema: 'Sales Data', table: 'Orders' }, oid: 1, columns: [], indexes: [], referencedBy: [], partitioned: false,
@@ -72,5 +72,18 @@ describe('compareVersions', () => {
     expect(compareVersions('2.9.0', '2.13.0')).toBe(-1);
     expect(compareVersions('2.28.3', '2.16.0')).toBe(1);
     expect(compareVersions('2.16', '2.16.0')).toBe(0);
+  });
+});
+
+describe('isFixable', () => {
+  it('says which blockers --fix removes on the target', () => {
+    const fixable = (['unique-without-time', 'referenced-by-fk', 'inherited', 'routing-trigger', 'nullable-time', 'partitioned',
+      'no-time-column'] as const).filter((kind) => isFixable({ kind }));
+    expect(fixable).toEqual(['unique-without-time', 'referenced-by-fk', 'inherited', 'routing-trigger']);
+  });
+  it('names a routing trigger with the SQL that drops it', () => {
+    const b = routingTriggerBlocker(table(), 'Route It');
+    expect(b).toMatchObject({ kind: 'routing-trigger' });
+    expect(b.fix).toContain('DROP TRIGGER "Route It" ON "Sales Data"."Orders";');
   });
 });

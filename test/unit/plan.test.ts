@@ -32,6 +32,11 @@ describe('plan file', () => {
     expect(plan.tables?.[1]?.table).toBe('"Sales Data"."Orders"');
   });
 
+  it('takes tables[].fix as a boolean only', () => {
+    expect(validatePlan({ tables: [{ table: 'orders', fix: true }] }).tables?.[0]?.fix).toBe(true);
+    expect(problemsOf({ tables: [{ table: 'orders', fix: 'yes' }] })).toContain('tables[0].fix: expected boolean, received string');
+  });
+
   it('reports three mistakes at once, each with its path', () => {
     const message = problemsOf({
       tables: [{ table: 'public.metrics', timeColumn: 'time' }, { table: 'public.events', timeColumn: 7 }],

@@ -1,10 +1,11 @@
 /** `migrate hypertables`: convert tables on the target to hypertables, optionally with compression. */
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { displayName } from '../../core/identifiers.js';
+import { displayName, displayTableSpec } from '../../core/identifiers.js';
+import { formatCommandLine } from '../../core/shell.js';
 import type { describeCompression } from '../../steps/hypertable-settings.js';
 import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
-import { collect, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
+import { collect, dirArgs, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 
@@ -14,6 +15,17 @@ interface HypertablesFlags extends CommonFlags, TableFlags {
   segmentBy?: string[];
   orderBy?: string;
   compressAfter?: string;
+  fix?: boolean;
+}
+
+/** This run's command line with --fix (connections left out, as in every printed command: they may hold passwords). */
+function fixCommand(flags: HypertablesFlags): string {
+  return formatCommandLine(['migrate', 'hypertables', ...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
+    ...(flags.chunkInterval !== undefined ? ['--chunk-interval', flags.chunkInterval] : []),
+    ...(flags.compress ? ['--compress'] : []), ...(flags.segmentBy ?? []).flatMap((c) => ['--segment-by', c]),
+    ...(flags.orderBy !== undefined ? ['--order-by', flags.orderBy] : []),
+    ...(flags.compressAfter !== undefined ? ['--compress-after', flags.compressAfter] : []),
+    ...dirArgs(flags.dir), '--fix']);
 }
 
 export function register(program: Command): void {
@@ -27,19 +39,22 @@ export function register(program: Command): void {
     .option('--order-by <columns>', "compression order, e.g. 'time DESC' (implies --compress; default: TimescaleDB's)")
     .option('--compress-after <interval>', "add a compression policy: compress chunks older than this, e.g. '7 days' " +
       '(implies --compress)')
+    .option('--fix', 'remove the blockers the tool can fix on the target (a key without the time column is widened, ' +
+      'foreign keys to it dropped; inheritance detached; routing triggers dropped), listing each change and its cost first')
     .addHelpText('after', `
 Examples:
   migrate hypertables --table public.metrics:time --table '"Sales Data"."Orders":"Created At"'
   migrate hypertables --table events:ts_ms --chunk-interval 86400000    # bigint epoch milliseconds
   migrate hypertables --table metrics --compress --segment-by device_id --order-by 'time DESC' --compress-after '7 days'
   migrate hypertables --table metrics --dry-run                         # print the SQL; change nothing
+  migrate hypertables --table orders:created_at --fix --dry-run         # what --fix would change, and its cost
 
 Every table is checked before any is converted; each conversion is its own transaction. Tables that
 already are hypertables (a TimescaleDB source's schema brings them so) are left as they are, so
 running again is safe; the table shows the chunk interval and compression they have.
 Exit status: 0 converted (or already hypertables), 1 failed, 2 bad input: unknown table or column,
 unsupported time column type, a primary key or unique index without the time column (nothing is
-changed), a target without TimescaleDB.`)
+changed; the message says what --fix would do), --fix with nothing to fix, a target without TimescaleDB.`)
     .action(async (flags: HypertablesFlags) => {
       const tables = parseTables(flags.table);
       if (tables.length === 0) {
@@ -63,7 +78,10 @@ changed), a target without TimescaleDB.`)
           table,
           ...(flags.chunkInterval !== undefined ? { chunkInterval: flags.chunkInterval } : {}),
           ...(compress ? { compress } : {}),
+          ...(flags.fix ? { fix: true } : {}),
         })),
+        fixAdvice: `\`${fixCommand(flags)}\``,
+        fixRequired: Boolean(flags.fix),
       }, runtime.ctx);
       await recordOutcome(runtime, ['hypertables'], { status: 'done',
         message: results.map((r) => `${displayName(r.table)}: ${r.status}`).join(', ') });
@@ -85,6 +103,11 @@ export function formatResults(results: HypertableResult[], dryRun: boolean, desc
   ])];
   for (const r of results) {
     if (r.status !== 'already-hypertable') lines.push(`  ${displayName(r.table)}: chunk interval ${r.chunkIntervalReason}`);
+  }
+  for (const r of results) {
+    if (!r.fix) continue;
+    lines.push('', `${displayName(r.table)}: ${dryRun ? 'would be fixed' : 'fixed'} with --fix:`,
+      ...r.fix.changes.map((c) => `  - ${c}`), '  What it cost:', ...r.fix.costs.map((c) => `  - ${c}`));
   }
   lines.push('', dryRun ? 'Dry run: the SQL above would run; nothing was changed.'
     : 'Next: dual-write to both databases, then `migrate completion-point`.');

@@ -3,11 +3,10 @@
  * Plain tables are compared too (whole), and reported apart without changing the exit status.
  */
 import type { Command } from 'commander';
-import path from 'node:path';
 import { DifferencesFoundError, MigrateError, UsageError } from '../../core/errors.js';
 import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
 import { formatCommandLine } from '../../core/shell.js';
-import { collect, userTriggersOption, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import { collect, dirArgs, userTriggersOption, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
 import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
@@ -286,7 +285,3 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   });
 }
 
-/** `--dir DIR` unless it is the default, so the suggested command works on the same migration. */
-function dirArgs(dir: string | undefined): string[] {
-  return dir === undefined || path.resolve(dir) === path.resolve('./migration') ? [] : ['--dir', dir];
-}
