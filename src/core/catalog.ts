@@ -29,6 +29,8 @@ export interface IndexInfo {
   unique: boolean;
   /** The constraint behind the index (PRIMARY KEY / UNIQUE), when there is one. */
   constraint?: string;
+  /** The EXCLUDE constraint behind the index, when it is one (TimescaleDB treats it as a unique index). */
+  exclusion?: string;
   /** Key columns in order; `null` for an expression. */
   columns: (string | null)[];
   partial: boolean;
@@ -215,16 +217,18 @@ export async function readColumns(client: Client, oid: number): Promise<ColumnIn
 }
 
 async function readIndexes(client: Client, oid: number): Promise<IndexInfo[]> {
-  const { rows } = await client.query<IndexInfo & { constraint: string | null }>(
-    `SELECT i.relname AS name, x.indisprimary AS primary, x.indisunique AS unique, con.conname AS constraint,
+  const { rows } = await client.query<IndexInfo & { constraint: string | null; exclusion: string | null }>(
+    `SELECT i.relname AS name, x.indisprimary AS primary, x.indisunique AS unique, con.conname AS constraint, exc.conname AS exclusion,
             x.indpred IS NOT NULL AS partial, pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
             ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
                     LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
                    WHERE k.ord <= x.indnkeyatts ORDER BY k.ord) AS columns
        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
        LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u')
+       LEFT JOIN pg_constraint exc ON exc.conindid = x.indexrelid AND exc.conrelid = x.indrelid AND exc.contype = 'x'
       WHERE x.indrelid = $1 ORDER BY x.indisprimary DESC, x.indisunique DESC, i.relname`, [oid]);
-  return rows.map(({ constraint, ...rest }) => (constraint === null ? rest : { ...rest, constraint }));
+  return rows.map(({ constraint, exclusion, ...rest }) => ({ ...rest, ...(constraint === null ? {} : { constraint }),
+    ...(exclusion === null ? {} : { exclusion }) }));
 }
 
 async function readReferencingKeys(client: Client, oid: number): Promise<ForeignKeyRef[]> {

@@ -13,7 +13,7 @@ import { displayName, quoteIdent, quoteQualified } from './identifiers.js';
 import { formatCommandLine } from './shell.js';
 
 export type BlockerKind = 'unique-without-time' | 'referenced-by-fk' | 'nullable-time' | 'partitioned' | 'inherited' |
-  'no-time-column' | 'infinite-time' | 'routing-trigger';
+  'no-time-column' | 'infinite-time' | 'routing-trigger' | 'exclusion-without-time';
 
 /**
  * Blockers `migrate hypertables --fix` (and the wizard, with an explicit yes) can remove on the target
@@ -89,6 +89,18 @@ export function structuralBlockers(table: TableInfo, timeColumn: string | undefi
     });
   } else {
     for (const index of table.indexes) {
+      if (index.exclusion !== undefined && !index.columns.includes(timeColumn)) {
+        // Not fixable by widening: the operator must choose the operator for the time column.
+        blockers.push({
+          kind: 'exclusion-without-time',
+          message: `The exclusion constraint ${index.exclusion} of ${name} does not include the time column ${timeColumn}; ` +
+            'TimescaleDB requires every unique or exclusion index to include it.',
+          fix: `On the target, after \`migrate schema\`: drop it (ALTER TABLE ${quoteQualified(table.name)} DROP CONSTRAINT ` +
+            `${quoteIdent(index.exclusion)};), or re-create it with ${quoteIdent(timeColumn)} WITH = added (a GiST exclusion needs ` +
+            'btree_gist for it). `--fix` does not change exclusion constraints.',
+        });
+        continue;
+      }
       if (!(index.primary || index.unique) || index.columns.includes(timeColumn)) continue;
       const what = index.primary ? `primary key ${index.constraint ?? index.name}`
         : index.constraint !== undefined ? `unique constraint ${index.constraint}` : `unique index ${index.name}`;

@@ -7,7 +7,10 @@
  * rows, and a time column typed by a domain (the target column gets the base type).
  */
 import { readDescendants, type TableInfo } from '../core/catalog.js';
+import { UsageError } from '../core/errors.js';
 import type { Client } from '../core/db.js';
+import { routesRows } from './hypertable-fix.js';
+import { checkTree } from './schema-tree-checks.js';
 import { byName, displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 
 export interface RoutingTrigger {
@@ -45,6 +48,8 @@ export interface SchemaTree {
   defaultPartitions: QualifiedName[];
   routingTriggers: RoutingTrigger[];
   partmanConfig: PartmanRows[];
+  /** Left out with nothing lost, said in the report (a child's own column without values). */
+  notes: string[];
 }
 
 /** What the rewrite needs besides the report: every relation whose statements are left out. */
@@ -64,13 +69,17 @@ export interface PartmanTable { table: QualifiedName; column: string }
 export async function readTrees(client: Client, given: TableInfo[]): Promise<{ trees: TreePlan[]; partmanTables: PartmanTable[] }> {
   const trees: TreePlan[] = [];
   const partman = await partmanConfigTables(client);
+  const problems: string[] = [];
   for (const table of given) {
     // A TimescaleDB hypertable's chunks are its children too, but it is already what we want.
     if (table.hypertable) continue;
     const members = await treeMembers(client, table.oid);
     if (!table.partitioned && members.length === 0) continue;
     const names = members.map(({ schema, table: t }) => ({ schema, table: t }));
+    const check = await checkTree(client, { ...table.name, oid: table.oid }, members, !table.partitioned);
+    problems.push(...check.problems);
     trees.push({
+      notes: check.notes,
       table: table.name,
       kind: table.partitioned ? 'partitioned' : 'inheritance',
       partitions: names,
@@ -79,6 +88,11 @@ export async function readTrees(client: Client, given: TableInfo[]): Promise<{ t
       partmanConfig: await partmanRows(client, partman, [table.name, ...names]),
       dropped: [...names, ...await ownedRelations(client, members.map((m) => m.oid))],
     });
+  }
+  if (problems.length > 0) {
+    throw new UsageError(`Turning ${problems.length === 1 ? 'this tree' : 'these trees'} into one table would lose data or ` +
+      `definitions; nothing was changed:\n  - ${problems.join('\n  - ')}`, { hint: 'Make each change on the source as it says, then run ' +
+      'migrate schema again (or leave the table out of --table: it then comes across as it is, partitions and all).' });
   }
   return { trees, partmanTables: partman };
 }
@@ -128,8 +142,11 @@ async function routingTriggers(client: Client, table: TableInfo, children: Quali
     const beforeInsertRow = (row.tgtype & (ROW | BEFORE | INSERT)) === (ROW | BEFORE | INSERT);
     if (named) {
       found.push({ name: row.name, function: row.function, reason: `its function ${row.function} writes to the child ${displayName(named)}` });
-    } else if (beforeInsertRow && !table.partitioned && children.length > 0) {
-      found.push({ name: row.name, function: row.function, reason: 'a BEFORE INSERT row trigger on an inheritance parent routes rows to the children' });
+    } else if (beforeInsertRow && !table.partitioned && children.length > 0 && routesRows(row.body)) {
+      // Inserts elsewhere and swallows the row: routing (by a dynamic table name). A BEFORE INSERT
+      // trigger that only sets columns is the application's own and stays.
+      found.push({ name: row.name, function: row.function, reason: 'a BEFORE INSERT row trigger on an inheritance parent that inserts ' +
+        'the row elsewhere and returns NULL routes rows to the children' });
     }
   }
   return found;
@@ -224,6 +241,7 @@ export function describeTree(tree: SchemaTree): string[] {
     lines.push(`  left out: ${config.rows} pg_partman configuration row${config.rows === 1 ? '' : 's'} in ${displayName(config.table)} ` +
       '(partition maintenance does not apply to a hypertable)');
   }
+  for (const note of tree.notes) lines.push(`  left out: ${note}`);
   return lines;
 }
 
