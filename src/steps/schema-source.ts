@@ -104,7 +104,7 @@ export function rewritePlan(plan: SourcePlan): DumpRewritePlan | undefined {
   if (plan.trees.length === 0 && plan.domainColumns.length === 0) return undefined;
   return {
     trees: plan.trees.map((t) => ({ table: t.table, partitioned: t.kind === 'partitioned', dropped: t.dropped,
-      routingTriggers: t.routingTriggers.map((r) => r.name) })),
+      routingTriggers: t.routingTriggers.map((r) => r.name), append: t.addedIndexes })),
     retypes: plan.domainColumns.map((d) => ({ table: d.table, column: d.column, domain: d.domain, baseType: d.baseType, notNull: d.notNull })),
     partmanTables: plan.partmanTables,
     partmanKeys: plan.trees.flatMap((t) => [t.table, ...t.partitions]).map(partmanKey),

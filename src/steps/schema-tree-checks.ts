@@ -113,3 +113,37 @@ async function dependentsOfMembers(client: Client, members: TreeMember[], tree: 
       `its place, so it could not be created. On the source, make it read ${tree} (with a WHERE on the time column) or drop it.`);
   }
 }
+
+/**
+ * Indexes every leaf of the tree has (same method, keys and predicate) but the parent lacks: the one
+ * table gets them too, as `CREATE INDEX ON parent …` (PostgreSQL names them). Unique ones are not
+ * carried: unique in each partition is not unique across them, and the index could fail to build.
+ * Returns the statements and, for the report, the unique ones left out.
+ */
+export async function agreedIndexes(client: Client, root: QualifiedName & { oid: number }, members: TreeMember[]):
+  Promise<{ statements: string[]; uniqueLeftOut: string[] }> {
+  const leaves = members.map((m) => m.oid);
+  if (leaves.length === 0) return { statements: [], uniqueLeftOut: [] };
+  // An index's shape without its name and table: method, key expressions, predicate. Indexes a
+  // partitioned index created (attached to a parent index: pg_inherits) are the parent's already.
+  const shape = `am.amname || ' (' || array_to_string(ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+      FROM generate_series(1, x.indnkeyatts) k), ', ') || ')' || coalesce(' WHERE ' || pg_get_expr(x.indpred, x.indrelid, true), '')`;
+  const { rows } = await client.query<{ shape: string; is_unique: boolean; tables: number }>(
+    `WITH leaf AS (SELECT c.oid FROM pg_class c WHERE c.oid = ANY($1::oid[]) AND c.relkind = 'r'),
+          shapes AS (
+            SELECT x.indrelid, x.indisunique, ${shape} AS shape FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+              JOIN pg_am am ON am.oid = i.relam
+             WHERE x.indrelid IN (SELECT oid FROM leaf) AND x.indnatts = x.indnkeyatts
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)),
+          parent AS (
+            SELECT ${shape} AS shape FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+             WHERE x.indrelid = $2)
+     SELECT shape, bool_or(indisunique) AS is_unique, count(DISTINCT indrelid)::int AS tables FROM shapes
+      WHERE shape NOT IN (SELECT shape FROM parent)
+      GROUP BY shape HAVING count(DISTINCT indrelid) = (SELECT count(*) FROM leaf) ORDER BY shape`, [leaves, root.oid]);
+  const target = quoteQualified(root);
+  return {
+    statements: rows.filter((r) => !r.is_unique).map((r) => `CREATE INDEX ON ${target} USING ${r.shape};`),
+    uniqueLeftOut: rows.filter((r) => r.is_unique).map((r) => r.shape),
+  };
+}

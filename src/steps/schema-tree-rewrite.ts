@@ -31,6 +31,8 @@ export interface TreeRewrite {
   /** Relations whose statements are left out. */
   dropped: QualifiedName[];
   routingTriggers: string[];
+  /** Statements appended at the end of the dump (indexes every partition had), once the table exists. */
+  append?: string[];
 }
 
 export interface ColumnRetype {
@@ -129,7 +131,9 @@ export class DumpRewriter {
   }
 
   end(): string {
-    return this.flush();
+    const appended = this.plan.trees.flatMap((t) => t.append ?? []);
+    const tail = appended.length > 0 ? `\n-- Added by migrate: indexes every partition or child had, on the one table\n${appended.join('\n')}\n` : '';
+    return this.flush() + tail;
   }
 
   private flush(): string {

@@ -10,7 +10,7 @@ import { readDescendants, type TableInfo } from '../core/catalog.js';
 import { UsageError } from '../core/errors.js';
 import type { Client } from '../core/db.js';
 import { routesRows } from './hypertable-fix.js';
-import { checkTree } from './schema-tree-checks.js';
+import { agreedIndexes, checkTree } from './schema-tree-checks.js';
 import { byName, displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 
 export interface RoutingTrigger {
@@ -50,6 +50,8 @@ export interface SchemaTree {
   partmanConfig: PartmanRows[];
   /** Left out with nothing lost, said in the report (a child's own column without values). */
   notes: string[];
+  /** Indexes every partition or child had but the parent did not: created on the one table. */
+  addedIndexes: string[];
 }
 
 /** What the rewrite needs besides the report: every relation whose statements are left out. */
@@ -78,8 +80,11 @@ export async function readTrees(client: Client, given: TableInfo[]): Promise<{ t
     const names = members.map(({ schema, table: t }) => ({ schema, table: t }));
     const check = await checkTree(client, { ...table.name, oid: table.oid }, members, !table.partitioned);
     problems.push(...check.problems);
+    const indexes = await agreedIndexes(client, { ...table.name, oid: table.oid }, members);
     trees.push({
-      notes: check.notes,
+      notes: [...check.notes, ...indexes.uniqueLeftOut.map((shape) => `the unique index USING ${shape} that every ` +
+        `${table.partitioned ? 'partition' : 'child'} has (unique in each one, not across them: not carried)`)],
+      addedIndexes: indexes.statements,
       table: table.name,
       kind: table.partitioned ? 'partitioned' : 'inheritance',
       partitions: names,
@@ -242,6 +247,7 @@ export function describeTree(tree: SchemaTree): string[] {
       '(partition maintenance does not apply to a hypertable)');
   }
   for (const note of tree.notes) lines.push(`  left out: ${note}`);
+  for (const index of tree.addedIndexes) lines.push(`  added: ${index} (every ${what} had it)`);
   return lines;
 }
 

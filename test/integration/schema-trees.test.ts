@@ -127,3 +127,38 @@ describe('migrate schema with partitioned and inheritance trees', () => {
     expect(await sql(dbs.target, 'SELECT count(*)::int AS n FROM app.payment_totals')).toEqual([{ n: 0 }]);
   });
 });
+
+describe('migrate schema: indexes every partition has', () => {
+  let dbs: TestDatabases;
+  let dir: string;
+
+  beforeAll(async () => {
+    dbs = await createDatabases('schema_tree_indexes');
+    dir = mkdtempSync(path.join(os.tmpdir(), 'migrate-schema-tree-idx-'));
+    // Indexes created per partition (as pg_partman's templates or older scripts do), none on the parent:
+    // (device, ts) on every partition, a unique (id) on every partition, (note) on one partition only.
+    await sql(dbs.source, `CREATE TABLE public.logs (id bigint NOT NULL, ts timestamptz NOT NULL, device int, note text)
+        PARTITION BY RANGE (ts);
+      CREATE TABLE public.logs_a PARTITION OF public.logs FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
+      CREATE TABLE public.logs_b PARTITION OF public.logs FOR VALUES FROM ('2024-02-01') TO ('2024-03-01');
+      CREATE INDEX ON public.logs_a (device, ts);
+      CREATE INDEX ON public.logs_b (device, ts);
+      CREATE UNIQUE INDEX ON public.logs_a (id);
+      CREATE UNIQUE INDEX ON public.logs_b (id);
+      CREATE INDEX ON public.logs_b (note);`);
+  });
+  afterAll(async () => {
+    await dbs.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the one table gets the non-unique ones every partition agrees on; the unique one is named, not carried', async () => {
+    const r = await runCli(['schema', '--source', dbs.source, '--target', dbs.target, '--dir', dir, '--table', 'public.logs:ts']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('added: CREATE INDEX ON "public"."logs" USING btree (device, ts); (every partition had it)');
+    expect(r.stdout).toMatch(/left out: the unique index USING btree \(id\) that every partition has/);
+    const indexes = await sql<{ d: string }>(dbs.target,
+      "SELECT pg_get_indexdef(indexrelid) AS d FROM pg_index WHERE indrelid = 'public.logs'::regclass ORDER BY 1");
+    expect(indexes.map((i) => i.d.replace(/INDEX \S+ ON/, 'INDEX ON'))).toEqual(['CREATE INDEX ON public.logs USING btree (device, ts)']);
+  });
+});
