@@ -13,7 +13,7 @@ import { MigrateError, UsageError, describeError, isPgError } from '../core/erro
 import { compareVersions } from '../core/hypertable-blockers.js';
 import { suggestIntervalFromData } from './candidates.js';
 import { displayName, type QualifiedName } from '../core/identifiers.js';
-import { isIntegerTimeType, shortTypeName, toTimeType, type TimeType } from '../core/time-values.js';
+import { columnTimeType, isIntegerTimeType, shortTypeName, type TimeType } from '../core/time-values.js';
 
 export interface TimescaleInfo {
   version: string;
@@ -107,7 +107,7 @@ export function openSourceSuggester(ctx: StepContext): SourceSuggester {
       try {
         const info = await resolveTable(source, table, 'source');
         const sourceColumn = info.columns.find((c) => c.name === column);
-        if (!sourceColumn || toTimeType(sourceColumn.type) !== type) return undefined;
+        if (!sourceColumn || columnTimeType(sourceColumn) !== type) return undefined;
         return await suggestIntervalFromData(source, info, column, type);
       } catch (error) {
         if (error instanceof UsageError) {
