@@ -20,7 +20,7 @@ import { guardCompletionPoints } from './completion-point-guard.js';
 import { DEFAULT_LATENESS, readInterval } from './completion-point.js';
 import { compareWindow, type WindowValidation } from './validate-window.js';
 import {
-  EMPTY_SLICE, castTowardsTarget, columnWarnings, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
+  EMPTY_SLICE, castTowardsTarget, checksumSql, columnWarnings, edgeChecksum, hashColumns, pinSessionFormats, sameFigures, sliceChecksums, type EdgeSet, type HashColumns,
   type SliceFigures,
 } from './validate-checksums.js';
 import { describeDifferences } from './validate-describe.js';
@@ -79,6 +79,8 @@ export interface TableValidation {
 export interface ValidateResult {
   mode: 'checksums' | 'estimate';
   ok: boolean;
+  /** --dry-run without --repair: nothing was compared; `tables` is empty. */
+  dryRun?: true;
   tables: TableValidation[];
   estimates?: EstimateRow[];
   /** With plainTables: every plain table's figures; never part of `ok` (they may differ during dual-writes). */
@@ -128,6 +130,10 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
       return { mode: 'estimate', ok: estimates.every((e) => e.status === 'match'), tables: [], estimates };
     }
     const prepared = await prepare(source, target, pairs, input, ctx);
+    // A dry run checks everything a real run checks first (tables, T, the guard, the slice edges),
+    // then says what it would read instead of reading every row. With --repair it must compare to
+    // know what it would repair (reads only; the repair itself is the dry part).
+    if (ctx.dryRun && !input.repair) return describeDryRun(prepared, input, ctx);
     const tables = await compareAll(source, target, prepared, ctx);
     const result: ValidateResult = { mode: 'checksums', ok: tables.every((t) => t.ok), tables };
     if (input.plainTables) {
@@ -174,6 +180,21 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
       ...(dualWritesFrom ? { dualWritesFrom } : {}) });
   }
   return prepared;
+}
+
+function describeDryRun(prepared: Prepared[], input: ValidateInput, ctx: StepContext): ValidateResult {
+  for (const p of prepared) {
+    const query = { table: p.pair.spec, column: p.pair.column, type: p.pair.type, from: p.from, until: p.until, edges: p.edges.edges,
+      columns: p.columns };
+    ctx.emit({ type: 'info', message: `Would compare ${p.pair.key} over [${p.from}, ${p.until}) in ${p.edges.edges.length + 1} ` +
+      `slice(s) (${p.edges.origin}), counting and checksumming each on both sides in one read-only snapshot, then the rows at or ` +
+      'after T (the dual-write window):', detail: columnWarnings(p.columns) });
+    const { sql, params } = checksumSql({ ...query, side: 'source' });
+    ctx.emit({ type: 'sql', side: 'source', sql, params });
+  }
+  if (input.plainTables) ctx.emit({ type: 'info', message: 'Would then compare every plain table the schema step copied, whole.' });
+  ctx.emit({ type: 'info', message: 'Would also compare the continuous aggregates on these tables, if any. Nothing was read or compared.' });
+  return { mode: 'checksums', ok: true, dryRun: true, tables: [] };
 }
 
 /** Compare every table, each side in one read-only snapshot, both sides at the same time. */

@@ -90,6 +90,30 @@ describe('plain PostgreSQL tables', () => {
     expect(text.stdout).toContain('Source and target match below the completion point and in the dual-write window.');
   });
 
+  it('--dry-run makes every check a run makes first, prints the checksum query, and reads no row', async () => {
+    await sql(dbs.target, `UPDATE metrics SET value = value + 1 WHERE time = '2024-01-02 12:00:00+00'`);
+    // Scans of the source table: statistics are flushed at most every 500 ms after a session's work.
+    const scans = async (): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      return Number((await sql<{ n: string }>(dbs.source,
+        "SELECT seq_scan + coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables WHERE relname = 'metrics'"))[0]?.n);
+    };
+    const before = await scans();
+    const r = await validate(['--table', 'metrics', '--until', T, '--dry-run']);
+    expect(r.code, output(r)).toBe(0);
+    expect(r.stdout).toContain('Dry run: nothing was read or compared');
+    expect(r.stderr).toMatch(/Would compare public\.metrics over \[-infinity, 2024-01-04 00:00:00\+00\)/);
+    const dry = await scans();
+    const real = await validate(['--table', 'metrics', '--until', T]);
+    expect(real.code, output(real)).toBe(3); // the changed row: the real run reads it, the dry run did not
+    const after = await scans();
+    expect(dry - before, 'the dry run reads at most its checks (range), not the rows').toBeLessThanOrEqual(1);
+    expect(after - dry).toBeGreaterThan(dry - before);
+    // What would stop the real run stops the dry run: a T that does not fit the column.
+    const bad = await validate(['--table', 'metrics', '--until', 'not a time', '--dry-run']);
+    expect(bad.code, output(bad)).toBe(2);
+  });
+
   it('finds one changed value in one row (same count): exit 3 and the slice reported', async () => {
     await sql(dbs.target, `UPDATE metrics SET value = value + 1e-9 WHERE time = '2024-01-02 12:00:00+00'`);
     const r = await validate(['--table', 'metrics', '--until', T, '--json']);

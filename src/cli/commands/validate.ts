@@ -102,6 +102,7 @@ function formatResult(result: ValidateResult, flags: Flags): string {
       ]),
     ].join('\n');
   }
+  if (result.dryRun) return 'Dry run: nothing was read or compared (the checks a run makes first all passed).';
   const lines = [formatSummary(result.tables)];
   const differing = result.tables.filter((t) => t.differences.length > 0);
   if (differing.length > 0) lines.push('', 'Slices that differ:', formatDifferences(differing));
