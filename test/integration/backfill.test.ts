@@ -157,6 +157,10 @@ describe('backfill to a plain PostgreSQL target', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/different plan/);
     expect(other.stderr).toMatch(/--redo/);
+    // The dry run fails the same way, instead of reporting "0 slices" with exit 0.
+    const dry = await runCli([...args, '--until', '2024-01-07T00:00:00Z', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(2);
+    expect(dry.stderr).toMatch(/different plan/);
     const redo = await runCli([...args, '--until', '2024-01-07T00:00:00Z', '--redo']);
     expect(redo.code, redo.stderr).toBe(0);
     const missing = await runCli(['backfill', '--source', dbs.source, '--target', dbs.target, '--dir', dir, '--table', 'metrics']);

@@ -3,6 +3,7 @@
  * nothing (not even the ledger is created). Reads only catalogs and statistics.
  */
 import type { StepContext } from '../../core/context.js';
+import { UsageError } from '../../core/errors.js';
 import type { Client } from '../../core/db.js';
 import { displayName, sameTable } from '../../core/identifiers.js';
 import { copyInSql, copyOutSql, deleteSql } from './copy.js';
@@ -13,7 +14,7 @@ import { compressedChunks, jobLabel, jobsToPause, pauseScope, timescaleSchema, t
 import { sourceCompressedRanges } from './compression.js';
 import { copiedHistories, isMaterialization, type CopiedHistory } from './materializations.js';
 import { dependentMaterializedViews, refreshSql as refreshViewSql } from './materialized-views.js';
-import { slicePlanFor, type PreparedTable } from './prepare.js';
+import { mismatch, slicePlanFor, type PreparedTable } from './prepare.js';
 import { describePlan, type PlannedSlice } from './slices.js';
 import { ALTERED_TRIGGER_DDL, alterationLines, alterationSql, type TriggerPlan } from './user-triggers.js';
 
@@ -64,6 +65,13 @@ export async function describeDryRun(source: Client, target: Client, tables: Pre
     let until: string;
     let targetType = table.type;
     if (recorded) {
+      // What would refuse the real run (recordPlans) refuses the dry run too, instead of "0 slices".
+      const problem = ranges.length > 0 || table.input.history ? undefined : await mismatch(target, recorded, table);
+      if (problem) {
+        throw new UsageError(`The backfill ledger in the target already has a different plan:\n  - ${problem}`, {
+          hint: 'Run with the recorded --until/--from to continue that backfill, or add --redo to plan again and re-copy the whole range.',
+        });
+      }
       const total = (await readLedger(target, table.name)).length;
       slices = await slicesToCopy(target, recorded, ranges);
       ({ from, until, targetType } = recorded);

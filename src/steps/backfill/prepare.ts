@@ -208,7 +208,8 @@ export async function recordPlans(source: Client, target: Client, tables: Prepar
   return plans;
 }
 
-async function mismatch(target: Client, existing: LedgerPlan, table: PreparedTable): Promise<string | undefined> {
+/** Why a recorded plan does not fit this run (another column, T or --from); undefined when it does. */
+export async function mismatch(target: Client, existing: LedgerPlan, table: PreparedTable): Promise<string | undefined> {
   const recorded = `recorded: [${existing.from}, ${existing.until}) on ${existing.column} (${shortTypeName(existing.type)})`;
   if (existing.column !== table.column || existing.type !== table.type) {
     return `${table.key}: asked for the time column ${table.column}, ${recorded}`;
