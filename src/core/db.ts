@@ -80,7 +80,8 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
 }
 
 const PASSWORD_WAYS = 'in the connection string (postgresql://user:PASSWORD@host/db or password=…), in PGPASSWORD, ' +
-  'in ~/.pgpass (or the file PGPASSFILE names), or run `migrate wizard` in a terminal to be asked for it';
+  'in ~/.pgpass (or the file PGPASSFILE names; mode 0600), as password=… in the service file (service=NAME or PGSERVICE), ' +
+  'or run `migrate wizard` in a terminal to be asked for it';
 
 export function explainConnectError(endpoint: Endpoint, error: unknown): MigrateError {
   if (error instanceof MigrateError) return error;
