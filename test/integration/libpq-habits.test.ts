@@ -167,6 +167,15 @@ describe('passwords', () => {
     const result = await candidates(`postgresql://postgres:not-the-${CLUSTER_PASSWORD}@127.0.0.1:${sourcePort}/${dbs.sourceName}`);
     expect(result.code, output(result)).toBe(2);
     expect(result.stderr).toContain('refused the login');
+    expect(result.stderr).toContain('The password came from the connection string');
+    expectClean(result);
+  });
+
+  it('a wrong password from the password file says which file it came from, as libpq does', async () => {
+    const file = writeFile('pgpass-wrong', `*:*:*:postgres:not-the-${CLUSTER_PASSWORD}\n`);
+    const result = await candidates(`host=127.0.0.1 port=${sourcePort} dbname=${dbs.sourceName} user=postgres`, { PGPASSFILE: file });
+    expect(result.code, output(result)).toBe(2);
+    expect(result.stderr).toContain(`The password was read from the password file "${file}"`);
     expectClean(result);
   });
 });
