@@ -7,7 +7,7 @@
  * Every CLI run has a HOME and PGSYSCONFDIR of its own, so no ~/.pgpass, ~/.pg_service.conf or
  * system service file of the machine running the tests takes part.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -119,13 +119,16 @@ describe('service files', () => {
     expect(result.stderr).toContain('service "nope" was not found');
   });
 
-  it('pg_dump and psql get the same settings: schema from service=src to service=tgt, passwords from PGPASSFILE', async () => {
+  it('pg_dump and psql get the same settings: schema from service=src to service=tgt, passwords in the service file', async () => {
     const dir = mkdtempSync(path.join(tmp, 'schema-'));
     const result = await run(['schema', '--source', 'service=src', '--target', 'service=tgt', '--dir', dir,
-      '--table', 'public.service_marker:time'],
-      { PGSERVICEFILE: serviceFile(false), PGPASSFILE: passFile() });
+      '--table', 'public.service_marker:time'], { PGSERVICEFILE: serviceFile(true) });
     expect(result.code, output(result)).toBe(0);
     expectClean(result);
+    // Nothing we wrote (state, plan, dump, logs) holds the password.
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((file) => statSync(path.join(dir, file)).isFile());
+    expect(files).toContain('state.json');
+    for (const file of files) expect(readFileSync(path.join(dir, file), 'utf8'), file).not.toContain(CLUSTER_PASSWORD);
     const rows = await sql<{ n: string }>(dbs.target, "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'service_marker'");
     expect(rows[0]?.n).toBe('1');
   }, 180_000);
