@@ -2,9 +2,11 @@
  * Database access: connect with errors a person can act on, run work in a transaction, and read
  * time values as text so no microsecond is lost to JavaScript's Date.
  */
+import path from 'node:path';
 import pg from 'pg';
 import { connectAttempts, isTlsError, PasswordRequiredError, shouldTryNext, withoutSni } from './conninfo/client-config.js';
 import { describeEndpoint, endpointFlag, resolveEndpointConninfo, scrubSecrets, type Endpoint } from './connection.js';
+import type { Conninfo } from './conninfo/resolve.js';
 import { MigrateError, UsageError, describeError, isPgError } from './errors.js';
 
 export type Client = pg.Client;
@@ -57,7 +59,7 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
       // prefer: a TLS session refused (say, a wrong password), then plain refused by a hostssl-only
       // pg_hba.conf. The first refusal is the one that says what to fix.
       const plainRefused = isPgError(error) && /no encryption/i.test(error.message);
-      throw explainConnectError(endpoint, earlier !== undefined && isPgError(earlier) && plainRefused ? earlier : error);
+      throw explainConnectError(endpoint, earlier !== undefined && isPgError(earlier) && plainRefused ? earlier : error, info);
     }
     try {
       // Every session of ours works in UTC so nothing depends on the server's or the OS's zone.
@@ -67,7 +69,7 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
     } catch (error) {
       await client.end().catch(() => undefined);
       options.signal?.throwIfAborted();
-      throw explainConnectError(endpoint, error);
+      throw explainConnectError(endpoint, error, info);
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
@@ -80,9 +82,20 @@ export async function connect(endpoint: Endpoint, options: ConnectOptions = {}):
 }
 
 const PASSWORD_WAYS = 'in the connection string (postgresql://user:PASSWORD@host/db or password=…), in PGPASSWORD, ' +
-  'in ~/.pgpass (or the file PGPASSFILE names), or run `migrate wizard` in a terminal to be asked for it';
+  'in ~/.pgpass (or the file PGPASSFILE names; mode 0600), as password=… in the service file (service=NAME or PGSERVICE), ' +
+  'or run `migrate wizard` in a terminal to be asked for it';
 
-export function explainConnectError(endpoint: Endpoint, error: unknown): MigrateError {
+/** Where the password we sent came from, as libpq says it ("password retrieved from file …"); never the password. */
+function passwordOrigin(info: Conninfo | undefined): string {
+  if (!info?.passwordFrom) return '';
+  if (info.passwordFrom === 'password file') {
+    const file = info.given.get('passfile') || (info.home ? path.join(info.home, '.pgpass') : 'the password file');
+    return ` The password was read from the password file "${file}".`;
+  }
+  return ` The password came from ${info.passwordFrom === 'PGPASSWORD' ? 'PGPASSWORD' : `the ${info.passwordFrom}`}.`;
+}
+
+export function explainConnectError(endpoint: Endpoint, error: unknown, info?: Conninfo): MigrateError {
   if (error instanceof MigrateError) return error;
   const where = describeEndpoint(endpoint);
   const fix = endpointFlag(endpoint.side);
@@ -110,8 +123,9 @@ export function explainConnectError(endpoint: Endpoint, error: unknown): Migrate
     return new UsageError(`The ${endpoint.side} server refused the login: ${message}.`, {
       hint: onlyTls
         ? `The server's pg_hba.conf accepts this connection only over TLS (hostssl): use sslmode=require or stronger in ${fix}, not disable.`
-        : `Check the user and password in ${fix}, PGPASSWORD or ~/.pgpass, the client certificate (sslcert, sslkey) ` +
-          "if the server wants one, and the server's pg_hba.conf.",
+        : `Check the user and password in ${fix}, PGPASSWORD, ~/.pgpass (or PGPASSFILE) or the service file, ` +
+          "the client certificate (sslcert, sslkey) if the server wants one, and the server's pg_hba.conf." +
+          (code === '28P01' ? passwordOrigin(info) : ''),
       cause,
     });
   }

@@ -67,8 +67,8 @@ async function testConnection(ctx: WizardContext, endpoint: Endpoint): Promise<E
       if (!refused || !ctx.interactive || attempt > 3) {
         if (refused && !ctx.interactive) {
           throw new UsageError(`The ${endpoint.side} needs a password: ${error.message}`, {
-            hint: `Passwords are never stored: give it in --${endpoint.side}, PGPASSWORD or ~/.pgpass ` +
-              '(or run in a terminal to be asked).',
+            hint: `Passwords are never stored: give it in --${endpoint.side}, PGPASSWORD, ~/.pgpass (or the file PGPASSFILE ` +
+              'names) or the service file (service=NAME or PGSERVICE), or run in a terminal to be asked.',
             cause: error,
           });
         }
