@@ -73,7 +73,7 @@ async function snapshot(url: string): Promise<unknown> {
   return row?.s;
 }
 
-/** The result object at the end of --json output (after any NDJSON event lines). */
+/** The result object: with --json, stdout holds only it (NDJSON events go to stderr). */
 function parseResult(stdout: string): SchemaResult {
   const start = stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1;
   return JSON.parse(stdout.slice(start)) as SchemaResult;
