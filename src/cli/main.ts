@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import chalk from 'chalk';
 import { ExitCode, MigrateError, describeError } from '../core/errors.js';
 import { registerCommands } from './commands/index.js';
+import { finishOutput, outputModeFromArgv, setOutputMode } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command('migrate')
@@ -40,11 +41,18 @@ export function reportError(error: unknown): number {
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
+  // Guessed from the raw arguments so that even a parse error is a JSON document (output.ts).
+  setOutputMode(outputModeFromArgv(argv.slice(2)));
   try {
     await buildProgram().parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+    const code = typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+    finishOutput(code);
+    return code;
   } catch (error) {
-    return reportError(error);
+    const code = reportError(error);
+    // --help and --version are text, whatever else was given.
+    if (!(error instanceof CommanderError && error.exitCode === 0)) finishOutput(code, error);
+    return code;
   }
 }
 

@@ -10,7 +10,7 @@ import { parseTableSpec, type TableSpec } from '../core/identifiers.js';
 export interface ConnectionFlags { source?: string; target?: string }
 export interface DirFlags { dir: string }
 export interface DryRunFlags { dryRun?: boolean }
-export interface JsonFlags { json?: boolean }
+export interface JsonFlags { json?: boolean; jsonEvents?: boolean }
 export interface TableFlags { table?: string[] }
 export type CommonFlags = ConnectionFlags & DirFlags & DryRunFlags & JsonFlags;
 
@@ -34,7 +34,8 @@ export function withDryRunOption(command: Command): Command {
 }
 
 export function withJsonOption(command: Command): Command {
-  return command.option('--json', 'machine-readable output (JSON; NDJSON events for long-running steps)');
+  return command.option('--json', 'machine-readable output: one JSON document on stdout (the result or an error); NDJSON events on stderr')
+    .option('--json-events', 'like --json, with the NDJSON events on stdout, the result as the last line');
 }
 
 /**

@@ -2,12 +2,13 @@
  * Turns step events into output. Three modes:
  * - TTY: an ora spinner per phase, progress as the spinner's text;
  * - plain (pipes, CI): one line per event, progress at most every few seconds;
- * - json: one NDJSON object per event on stdout.
+ * - json: one NDJSON object per event, on stderr (stdout with --json-events; see output.ts).
  * Human-facing lines go to stderr so stdout stays clean for results (tables, JSON, SQL).
  */
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import type { MigrateEvent } from '../core/context.js';
+import { writeEvent } from './output.js';
 
 export interface Renderer {
   emit(event: MigrateEvent): void;
@@ -34,7 +35,7 @@ export function createRenderer(options: RenderOptions): Renderer {
 
 function jsonRenderer(): Renderer {
   return {
-    emit(event) { process.stdout.write(`${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`); },
+    emit(event) { writeEvent(event); },
     pause() { /* nothing to pause */ },
     line(text) { process.stderr.write(`${text}\n`); },
   };

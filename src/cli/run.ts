@@ -6,6 +6,8 @@
 import { resolveEndpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
 import { DEFAULT_DIR, resolveMigrationDir } from '../core/files.js';
+import { InterruptedError } from '../core/errors.js';
+import { finishOutput, setOutputMode, writeResult } from './output.js';
 import { createRenderer, type Renderer } from './render.js';
 import type { CommonFlags } from './options.js';
 
@@ -42,7 +44,10 @@ function installInterruptHandler(renderer: Renderer): void {
   process.on('SIGINT', () => {
     if (abortController.signal.aborted) {
       renderer.pause();
-      process.stderr.write('\nInterrupted again: exiting now. `migrate resume` carries on from where this stopped.\n');
+      const message = 'Interrupted again: exiting now. `migrate resume` carries on from where this stopped.';
+      process.stderr.write(`\n${message}\n`);
+      // process.exit skips main's error boundary: a --json reader still gets its document.
+      finishOutput(130, new InterruptedError(message));
       process.exit(130);
     }
     renderer.pause();
@@ -53,7 +58,9 @@ function installInterruptHandler(renderer: Renderer): void {
 }
 
 export async function prepareRuntime(flags: Partial<CommonFlags>, options: RuntimeOptions = {}): Promise<CommandRuntime> {
-  const json = Boolean(flags.json);
+  // --json-events implies --json. The parsed flags settle what main guessed from the raw arguments.
+  const json = Boolean(flags.json || flags.jsonEvents);
+  setOutputMode(flags.jsonEvents ? 'json-events' : json ? 'json' : 'text');
   const renderer = createRenderer({ json, tty: Boolean(process.stderr.isTTY) });
   const source = resolveEndpoint('source', flags.source);
   const target = resolveEndpoint('target', flags.target);
@@ -75,10 +82,10 @@ export async function prepareRuntime(flags: Partial<CommonFlags>, options: Runti
   return { ctx, renderer, json, interactive: isInteractive(options.yes) };
 }
 
-/** Print a result on stdout: JSON when asked, otherwise the given text. */
-export function printResult(runtime: Pick<CommandRuntime, 'json' | 'renderer'>, data: unknown, text: () => string): void {
+/** The command's result: the given text now, or (--json) the JSON document when the command ends (output.ts). */
+export function printResult(runtime: Pick<CommandRuntime, 'renderer'>, data: unknown, text: () => string): void {
   runtime.renderer.pause();
-  process.stdout.write(runtime.json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+  writeResult(data, text);
 }
 
 /**

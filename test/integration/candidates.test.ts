@@ -46,7 +46,7 @@ async function candidates(args: string[]): Promise<Candidate[]> {
   const r = await runCli(['candidates', '--source', dbs.source, '--json', ...args]);
   expect(r.stderr).not.toMatch(/error:/);
   expect(r.code).toBe(0);
-  // --json prints NDJSON events first, then the result document.
+  // --json: stdout is the one result document (events go to stderr).
   return JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as Candidate[];
 }
 

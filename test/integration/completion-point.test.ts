@@ -66,7 +66,7 @@ function completionPoint(dir: string, args: string[]): Promise<CliResult> {
   return runCli(['completion-point', '--source', dbs.source, '--target', dbs.target, '--dir', dir, ...args]);
 }
 
-/** The result document: --json prints NDJSON events first, then the pretty-printed result. */
+/** The result document: with --json, stdout holds only it, pretty-printed (NDJSON events go to stderr). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const result = (r: CliResult): any => JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n')));
 const output = (r: CliResult): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;

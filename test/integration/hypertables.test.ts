@@ -331,8 +331,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] hypertables that a TimescaleDB sou
   it('keeps the policy a hypertable has, and reports it rather than the one asked for', async () => {
     const r = await run(['--table', 'metrics', '--compress-after', '30 days', '--segment-by', 'value', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    // With --json the events are NDJSON on stdout.
-    expect(r.stdout).toMatch(/public\.metrics already has a compression policy \(job \d+, after 7 days\); it is left as it is\./);
+    // With --json the events are NDJSON on stderr; stdout holds only the result.
+    expect(r.stderr).toMatch(/public\.metrics already has a compression policy \(job \d+, after 7 days\); it is left as it is\./);
     expect(results(r)[0]?.compression).toEqual({ status: 'already-enabled', segmentBy: ['device'], orderBy: '"time" DESC',
       compressAfter: '7 days' });
     const [policy] = await sql<{ after: string }>(target.target, `SELECT config->>'compress_after' AS after

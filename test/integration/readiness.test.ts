@@ -23,7 +23,7 @@ let reader: string;
 const output = (r: CliResult): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 const connections = (): string[] => ['--source', dbs.source, '--target', dbs.target, '--dir', dir];
 const cli = (args: string[]): Promise<CliResult> => runCli([...args, ...connections()]);
-/** The result document: the last JSON object on stdout (NDJSON progress events come before it). */
+/** The result document: with --json, stdout holds only it (NDJSON events go to stderr). */
 const lastJson = (stdout: string): ReadinessResult => JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1)) as ReadinessResult;
 
 const DDL = (role: string): string => `

@@ -74,7 +74,7 @@ function roles(args: string[]): Promise<CliResult> {
   return runCli(['roles', ...args]);
 }
 
-/** The JSON result printed after the NDJSON events. */
+/** The JSON result: with --json, stdout holds only it (NDJSON events go to stderr). */
 function jsonResult(stdout: string): Record<string, unknown> {
   return JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as Record<string, unknown>;
 }

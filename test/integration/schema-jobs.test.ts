@@ -51,7 +51,7 @@ function jobs(url: string): Promise<Job[]> {
     WHERE job_id >= 1000 ORDER BY job_id`);
 }
 
-/** The result object at the end of --json output (after any NDJSON event lines). */
+/** The result object: with --json, stdout holds only it (NDJSON events go to stderr). */
 function lastJson<T>(stdout: string): T {
   const start = stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1;
   return JSON.parse(stdout.slice(start)) as T;

@@ -73,7 +73,7 @@ async function snapshot(url: string): Promise<unknown> {
   return row?.s;
 }
 
-/** The result object at the end of --json output (after any NDJSON event lines). */
+/** The result object: with --json, stdout holds only it (NDJSON events go to stderr). */
 function parseResult(stdout: string): SchemaResult {
   const start = stdout.startsWith('{\n') ? 0 : stdout.lastIndexOf('\n{\n') + 1;
   return JSON.parse(stdout.slice(start)) as SchemaResult;
@@ -334,7 +334,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate schema from a TimescaleDB 
     expect(summary.timescaleVersion).toBe(summary.sourceTimescaleVersion);
     expect(summary.emptyTables).toEqual([{ schema: 'public', table: 'conditions' }, { schema: 'public', table: 'other' }]);
     expect(summary.tablesLoaded).toEqual([{ schema: 'public', table: 'devices' }]);
-    expect(result.stdout).toContain('public.other');
+    // Said in an event: with --json those are NDJSON on stderr, stdout holds only the result.
+    expect(result.stderr).toContain('public.other');
     expect(readFileSync(path.join(dir, 'dump.sql'), 'utf8')).not.toMatch(/COPY "_timescaledb_internal"/);
 
     const hypertables = await sql<{ hypertable_name: string; compression_enabled: boolean }>(dbs.target,

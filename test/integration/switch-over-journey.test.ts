@@ -42,7 +42,7 @@ let times: string[];
 const output = (r: CliResult): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 const connections = (): string[] => ['--source', dbs.source, '--target', dbs.target];
 const cli = (args: string[]): Promise<CliResult> => runCli([...args, ...connections(), '--dir', dir]);
-/** The result document: the last JSON object on stdout (NDJSON progress events come before it). */
+/** The result document: with --json, stdout holds only it (NDJSON events go to stderr). */
 const lastJson = <R>(stdout: string): R => JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1)) as R;
 const texts = async (url: string, query: string, params?: unknown[]): Promise<string[]> =>
   (await sql<{ r: string }>(url, query, params)).map((x) => x.r);

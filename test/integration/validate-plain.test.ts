@@ -48,7 +48,7 @@ let dbs: TestDatabases;
 let dir: string;
 const output = (r: CliResult): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 const cli = (args: string[]): Promise<CliResult> => runCli([...args, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
-/** --json: NDJSON events come first, the result document (pretty-printed) last. */
+/** --json: stdout holds only the result document, pretty-printed (NDJSON events go to stderr). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const result = (r: CliResult): any => JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1));
 interface Plain { table: string; rows: { source: number | null; target: number | null }; status: string; kind?: string }

@@ -53,7 +53,7 @@ describe('validate compares the dual-write window', () => {
     expect(r.stdout).toMatch(/only on the source: time=\S+ \S+ id=100000\b/);
     expect(r.stdout).not.toMatch(/id=431[78]\b/); // in flight: within the lateness of now
     expect(r.stderr).toContain('dual-writes missed them');
-    // --json: the result document is the last thing on stdout (progress events come before it).
+    // --json: stdout holds only the result document (events go to stderr).
     const stdout = (await cli(['validate', '--json'])).stdout;
     const json = JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1));
     expect(json.tables[0].window.differences.flatMap((d: { onlyOnSource: { key: { id: string } }[] }) =>

@@ -1,7 +1,7 @@
 /** `migrate backfill`: copy [from, T) of each table from source to target, exactly once, resumable, in parallel. */
 import type { Command } from 'commander';
 import type { Endpoint } from '../../core/connection.js';
-import { InterruptedError, UsageError } from '../../core/errors.js';
+import { InterruptedError, MigrateError, UsageError } from '../../core/errors.js';
 import { displayName, type TableSpec } from '../../core/identifiers.js';
 import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
 import { describeHandling, type UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
@@ -82,7 +82,11 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
         { tables: result.tables, userTriggers: result.userTriggers, refreshedViews: result.refreshedViews,
           viewRefreshFailures: result.viewRefreshFailures });
       printResult(runtime, result, () => formatResult(result));
-      if (!result.complete && !result.dryRun) process.exitCode = 1;
+      if (!result.complete && !result.dryRun) {
+        // An error, not just exit 1, so a --json reader finds `error` beside the result (output.ts).
+        throw new MigrateError(`${total - done} of ${total} slices are not done yet (the done ones are kept).`, {
+          hint: 'Run the same command again, or `migrate resume`.' });
+      }
     });
 }
 
