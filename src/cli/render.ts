@@ -5,6 +5,7 @@
  * - json: one NDJSON object per event, on stderr (stdout with --json-events; see output.ts).
  * Human-facing lines go to stderr so stdout stays clean for results (tables, JSON, SQL).
  */
+import { inlineParams } from '../core/sql-literal.js';
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import type { MigrateEvent } from '../core/context.js';
@@ -60,7 +61,11 @@ function describe(event: MigrateEvent): string | undefined {
   switch (event.type) {
     case 'info': return [event.message, ...(event.detail ?? []).map((l) => `    ${l}`)].join('\n');
     case 'warn': return [chalk.yellow(`warning: ${event.message}`), ...(event.detail ?? []).map((l) => `    ${l}`)].join('\n');
-    case 'sql': return `${chalk.dim(`-- on the ${event.side}`)}${event.params?.length ? chalk.dim(` (parameters: ${JSON.stringify(event.params)})`) : ''}\n${event.sql.trim()}${/;\s*$/.test(event.sql) ? '' : ';'}`;
+    case 'sql': {
+      // Values inlined and quoted: what a dry run prints pastes into psql as it is.
+      const text = (event.params?.length ? inlineParams(event.sql, event.params) : event.sql).trim();
+      return `${chalk.dim(`-- on the ${event.side}`)}\n${text}${/;\s*$/.test(text) ? '' : ';'}`;
+    }
     case 'command': return `${chalk.dim('$')} ${event.command}`;
     default: return undefined;
   }

@@ -3,6 +3,7 @@
  * are parameters, except the compression column lists: `ALTER TABLE … SET (…)` takes no
  * parameters, so those lists become string literals here, in `sqlStringLiteral`, and nowhere else.
  */
+import { sqlStringLiteral } from '../core/sql-literal.js';
 import { UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified, parseColumnName, type QualifiedName } from '../core/identifiers.js';
 import type { TimeType } from '../core/time-values.js';
@@ -51,11 +52,6 @@ export function parseOrderBy(text: string): OrderByItem[] {
 }
 
 /** A PostgreSQL string literal, escaped the way quote_literal() does (E'' when there is a backslash). */
-export function sqlStringLiteral(text: string): string {
-  if (text.includes('\0')) throw new UsageError('A string literal cannot contain a NUL character.');
-  const body = text.replace(/'/g, "''");
-  return text.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
-}
 
 export function formatOrderBy(items: OrderByItem[]): string {
   return items.map((i) => [quoteIdent(i.column), i.direction, i.nulls && `NULLS ${i.nulls}`].filter(Boolean).join(' '))
@@ -100,3 +96,5 @@ export function compressionPolicySql(extensionSchema: string, threshold: 'interv
     : threshold === 'integer' ? `compress_after => $2::${type}` : 'compress_created_before => $2::interval';
   return `SELECT ${quoteIdent(extensionSchema)}.add_compression_policy($1::regclass, ${argument}, if_not_exists => true)`;
 }
+
+export { sqlStringLiteral } from '../core/sql-literal.js';
