@@ -40,7 +40,20 @@ export function reportError(error: unknown): number {
   return ExitCode.failed;
 }
 
+/**
+ * A reader that goes away (`migrate backfill --help | head -1`, `… --dry-run | head`) makes the
+ * next write to stdout fail with EPIPE; unhandled, Node prints a stack trace and exits 1. What was
+ * left to print has nobody to read it: drop it quietly and let the command end with its own code.
+ */
+function ignoreClosedStdout(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+  });
+}
+
 export async function main(argv: string[] = process.argv): Promise<number> {
+  ignoreClosedStdout();
   // Guessed from the raw arguments so that even a parse error is a JSON document (output.ts).
   setOutputMode(outputModeFromArgv(argv.slice(2)));
   try {
