@@ -1,6 +1,6 @@
 /** `migrate roles`: dump the source's roles, rewrite them for the target, load them. */
 import type { Command } from 'commander';
-import { withCommonOptions, type CommonFlags } from '../options.js';
+import { withSharedOptions, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { RolesResult } from '../../steps/roles.js';
 import { describeRoleChanges } from '../../core/role-rewrite.js';
@@ -8,7 +8,7 @@ import { displayIdent } from '../../core/identifiers.js';
 import { formatCommandLine } from '../../core/shell.js';
 
 export function register(program: Command): void {
-  withCommonOptions(program.command('roles')
+  withSharedOptions(program.command('roles')
     .description('dump the source\'s roles (pg_dumpall), rewrite them for the target, write roles.sql (mode 0600) and load it'))
     .option('--no-load', 'only write roles.sql; do not load it into the target')
     .action(async (flags: CommonFlags & { load: boolean }) => {
