@@ -46,22 +46,28 @@ export interface RepeatFlags {
   dir?: string | undefined;
 }
 
-/** The flags in `given` that the run repeats, connection strings without their passwords. */
-export function repeatArgs(command: string, given: RepeatFlags | undefined): string[] {
+/**
+ * The flags in `given` that the run repeats: --dir, then `after` (a command's own trailing flags,
+ * e.g. --fix), then the connection strings without their passwords.
+ */
+export function repeatArgs(command: string, given: RepeatFlags | undefined, after: readonly string[] = []): string[] {
   const args: string[] = [];
   const strip = (value: string): string => splitPassword(value).connectionString;
   if (given?.dir !== undefined && takesFlag(command, 'dir') && path.resolve(given.dir) !== path.resolve(DEFAULT_DIR)) {
     args.push('--dir', given.dir);
   }
+  args.push(...after);
   if (given?.source !== undefined && takesFlag(command, 'source')) args.push('--source', strip(given.source));
   if (given?.target !== undefined && takesFlag(command, 'target')) args.push('--target', strip(given.target));
   return args;
 }
 
 /**
- * `migrate COMMAND ARGS… [--dir D] [--source S] [--target T]`, shell-quoted: `args` are the
- * command's own (tables, --until, --repair…), the shared flags come from what this run was given.
+ * `migrate COMMAND ARGS… [--dir D] AFTER… [--source S] [--target T]`, shell-quoted: `args` and
+ * `after` are the command's own (tables, --until; --fix, --repair…), the shared flags come from
+ * what this run was given.
  */
-export function suggestCommand(given: RepeatFlags | undefined, command: string, args: readonly string[] = []): string {
-  return formatCommandLine(['migrate', command, ...args, ...repeatArgs(command, given)]);
+export function suggestCommand(given: RepeatFlags | undefined, command: string, args: readonly string[] = [],
+  after: readonly string[] = []): string {
+  return formatCommandLine(['migrate', command, ...args, ...repeatArgs(command, given, after)]);
 }

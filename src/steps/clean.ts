@@ -78,7 +78,7 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
           'not restored yet; dropping the ledger would forget their original state.', {
           hint: `Run \`${suggestCommand(ctx.repeat, 'resume')}\` (or the \`migrate backfill\` command again) to finish and restore them ` +
             `(\`${suggestCommand(ctx.repeat, 'status')}\` says what jobs paused since the schema load still wait for), or ` +
-            `\`${suggestCommand(ctx.repeat, 'clean', ['--force'])}\` to restore them now and drop the ledger.`,
+            `\`${suggestCommand(ctx.repeat, 'clean', [], ['--force'])}\` to restore them now and drop the ledger.`,
         });
       }
       if (state.pending > 0) {

@@ -111,12 +111,12 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
   }
   if (input.estimate && input.repair) {
     throw new UsageError('--estimate and --repair do not go together: an estimate cannot say which slices differ.', {
-      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', ['--repair'])}\` (exact checksums) to find and repair differing slices.`,
+      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', [], ['--repair'])}\` (exact checksums) to find and repair differing slices.`,
     });
   }
   if (input.estimate && input.plainTables) {
     throw new UsageError('--estimate and --plain-tables do not go together: plain tables are compared by exact checksums.', {
-      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', ['--plain-tables'])}\` without --estimate.`,
+      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', [], ['--plain-tables'])}\` without --estimate.`,
     });
   }
   return withClient(ctx.source, (source) => withClient(ctx.target, async (target) => {

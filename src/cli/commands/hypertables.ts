@@ -25,7 +25,7 @@ function fixCommand(flags: HypertablesFlags): string {
     ...(flags.compress ? ['--compress'] : []), ...(flags.segmentBy ?? []).flatMap((c) => ['--segment-by', c]),
     ...(flags.orderBy !== undefined ? ['--order-by', flags.orderBy] : []),
     ...(flags.compressAfter !== undefined ? ['--compress-after', flags.compressAfter] : []),
-    '--fix']);
+    ], ['--fix']);
 }
 
 export function register(program: Command): void {

@@ -31,7 +31,7 @@ Exit status: 0 done, 1 failed, 2 bad usage.`)
         throw new MigrateError(`${result.outOfRange.length} sequence(s) could not be set past every id: ${result.outOfRange.join(', ')} ` +
           '(the value needed lies past their limit; the others were set).', {
           hint: 'Lower --margin, or widen their MAXVALUE (MINVALUE for descending ones), then run ' +
-            `\`${suggestCommand(flags, 'sequences', ['--margin', flags.margin.trim()])}\` again.`,
+            `\`${suggestCommand(flags, 'sequences', [], ['--margin', flags.margin.trim()])}\` again.`,
         });
       }
     });

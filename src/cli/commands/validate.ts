@@ -153,7 +153,7 @@ function formatPlainTables(result: ValidateResult, flags: Flags): string[] {
     ]));
   }
   if (off.some((t) => t.status !== 'error')) {
-    const again = suggestCommand(flags, 'validate', [...sameRunArgs(flags), ...(flags.table?.length ? ['--plain-tables'] : [])]);
+    const again = suggestCommand(flags, 'validate', sameRunArgs(flags), flags.table?.length ? ['--plain-tables'] : []);
     lines.push('', 'While the application writes to both databases, the plain tables it writes may differ, so these do not change ' +
       'the exit status. Once writes to the source have stopped, right before switching over, they must match: ' +
       `run \`${again}\` then.`);
@@ -233,7 +233,7 @@ function sameRunArgs(flags: Flags): string[] {
 function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   if (result.ok) return;
   const args = sameRunArgs(flags);
-  const command = (name: 'validate' | 'backfill', ...extra: string[]): string => suggestCommand(flags, name, [...args, ...extra]);
+  const command = (name: 'validate' | 'backfill', ...extra: string[]): string => suggestCommand(flags, name, args, extra);
   if (result.mode === 'estimate') {
     const unusable = (result.estimates ?? []).filter((e) => e.status === 'unusable');
     if (unusable.length > 0 && unusable.length === (result.estimates ?? []).length) {
