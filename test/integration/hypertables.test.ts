@@ -12,6 +12,7 @@ import { withClient } from '../../src/core/db.js';
 import type { Candidate } from '../../src/steps/candidates.js';
 import { SETTINGS_VIEWS, readCompressionColumns, settingsView } from '../../src/steps/hypertable-settings.js';
 import type { HypertableResult } from '../../src/steps/hypertables.js';
+import { splitPassword } from '../../src/core/connection.js';
 import { formatCommandLine } from '../../src/core/shell.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
@@ -132,7 +133,8 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
     expect(r.stderr).toContain('The primary key orders_pkey of public.orders (id) does not include the time column created_at');
     // The fix is --fix's, named with the flags given (hypertables-fix.test.ts runs it).
     expect(r.stderr).toContain(`\`${formatCommandLine(['migrate', 'hypertables', '--table', 'public.notes', '--table', 'public.orders',
-      '--table', 'public.ticks:tick', '--chunk-interval', '1000', '--dir', dir, '--fix', '--source', dbs.source, '--target', dbs.target])}\` ` +
+      '--table', 'public.ticks:tick', '--chunk-interval', '1000', '--dir', dir, '--fix', '--source', splitPassword(dbs.source).connectionString,
+      '--target', splitPassword(dbs.target).connectionString])}\` ` +
       'does it on the target (list first, then in one transaction per table): primary key orders_pkey (id) becomes (id, created_at), same name. ' +
       'Cost: id alone is no longer unique in public.orders: only (id, created_at) is.');
     expect(r.stderr).toContain('The chunk interval "1000" has no unit, but "ts" is a timestamptz column.');
