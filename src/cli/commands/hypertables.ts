@@ -18,14 +18,14 @@ interface HypertablesFlags extends CommonFlags, TableFlags {
   fix?: boolean;
 }
 
-/** This run's command line with --fix (connection strings as given, without their passwords). */
-function fixCommand(flags: HypertablesFlags): string {
+/** This run's command line, with --fix or without (connection strings as given, without their passwords). */
+function thisCommand(flags: HypertablesFlags, fix = true): string {
   return suggestCommand(flags, 'hypertables', [...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
     ...(flags.chunkInterval !== undefined ? ['--chunk-interval', flags.chunkInterval] : []),
     ...(flags.compress ? ['--compress'] : []), ...(flags.segmentBy ?? []).flatMap((c) => ['--segment-by', c]),
     ...(flags.orderBy !== undefined ? ['--order-by', flags.orderBy] : []),
     ...(flags.compressAfter !== undefined ? ['--compress-after', flags.compressAfter] : []),
-    ], ['--fix']);
+    ], fix ? ['--fix'] : []);
 }
 
 export function register(program: Command): void {
@@ -81,7 +81,8 @@ changed; the message says what --fix would do), --fix with nothing to fix, a tar
           ...(compress ? { compress } : {}),
           ...(flags.fix ? { fix: true } : {}),
         })),
-        fixAdvice: `\`${fixCommand(flags)}\``,
+        fixAdvice: `\`${thisCommand(flags)}\``,
+        again: thisCommand(flags, !!flags.fix),
         fixRequired: Boolean(flags.fix),
       }, runtime.ctx);
       await recordOutcome(runtime, ['hypertables'], { status: 'done',
