@@ -4,14 +4,21 @@
  */
 import { Command, CommanderError } from 'commander';
 import chalk from 'chalk';
+import { readFileSync } from 'node:fs';
 import { ExitCode, MigrateError, describeError } from '../core/errors.js';
 import { registerCommands } from './commands/index.js';
 import { finishOutput, outputModeFromArgv, setOutputMode } from './output.js';
 
+/** package.json's version: this file is src/cli/main.ts, or dist/cli/main.js once built, two levels below it. */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('migrate')
     .description('Move a PostgreSQL or TimescaleDB database to TimescaleDB with minutes of downtime (dual-write and backfill).')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run `migrate --help` or `migrate <command> --help` for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -3,9 +3,9 @@
  * conversion of raw flags into typed, validated step inputs.
  */
 import { Option, type Command } from 'commander';
-import path from 'node:path';
 import { DEFAULT_DIR } from '../core/files.js';
 import { parseTableSpec, type TableSpec } from '../core/identifiers.js';
+import { COMMAND_FLAGS } from '../core/suggest.js';
 
 export interface ConnectionFlags { source?: string; target?: string }
 export interface DirFlags { dir: string }
@@ -17,12 +17,6 @@ export type CommonFlags = ConnectionFlags & DirFlags & DryRunFlags & JsonFlags;
 /** Commander collector for repeatable flags: `--table a --table b` → ['a', 'b']. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-export function withConnectionOptions(command: Command): Command {
-  return command
-    .option('--source <connstr>', 'source database connection string (default: $SOURCE, then libpq PG* defaults)')
-    .option('--target <connstr>', 'target database connection string (default: $TARGET, then libpq PG* defaults)');
 }
 
 export function withDirOption(command: Command): Command {
@@ -52,17 +46,26 @@ export function withTableOption(command: Command, description: string): Command 
   return command.option('-t, --table <schema.table[:column]>', description, collect);
 }
 
-/** The common four: connections, --dir, --dry-run, --json. */
-export function withCommonOptions(command: Command): Command {
-  return withJsonOption(withDryRunOption(withDirOption(withConnectionOptions(command))));
+/**
+ * The shared flags this command uses (core/suggest.ts COMMAND_FLAGS), and no others: connections,
+ * --dir, --dry-run, --json. --table is added with withTableOption (its description is the command's).
+ */
+export function withSharedOptions(command: Command): Command {
+  const flags = COMMAND_FLAGS[command.name()];
+  if (!flags) throw new Error(`No shared flags listed for command ${command.name()}.`);
+  if (flags.includes('source')) {
+    command.option('--source <connstr>', 'source database connection string (default: $SOURCE, then libpq PG* defaults)');
+  }
+  if (flags.includes('target')) {
+    command.option('--target <connstr>', 'target database connection string (default: $TARGET, then libpq PG* defaults)');
+  }
+  if (flags.includes('dir')) withDirOption(command);
+  if (flags.includes('dry-run')) withDryRunOption(command);
+  if (flags.includes('json')) withJsonOption(command);
+  return command;
 }
 
 /** Parse every --table flag, reporting all unreadable ones at once (parseTableSpec throws UsageErrors). */
 export function parseTables(values: string[] | undefined): TableSpec[] {
   return (values ?? []).map((value) => parseTableSpec(value));
-}
-
-/** `--dir DIR` unless it is the default, so a suggested command works on the same migration. */
-export function dirArgs(dir: string | undefined): string[] {
-  return dir === undefined || path.resolve(dir) === path.resolve(DEFAULT_DIR) ? [] : ['--dir', dir];
 }

@@ -78,6 +78,7 @@ export async function prepareRuntime(flags: Partial<CommonFlags>, options: Runti
     dryRun: Boolean(flags.dryRun),
     emit: (event) => renderer.emit(event),
     signal: abortController.signal,
+    repeat: { source: flags.source, target: flags.target, dir: flags.dir },
   };
   return { ctx, renderer, json, interactive: isInteractive(options.yes) };
 }

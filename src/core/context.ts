@@ -3,6 +3,7 @@
  * them (spinner and live line on a TTY, plain lines otherwise, NDJSON with --json).
  */
 import type { Endpoint } from './connection.js';
+import type { RepeatFlags } from './suggest.js';
 
 export type MigrateEvent =
   /** Something the operator should know; `detail` lines are indented under it. */
@@ -31,6 +32,8 @@ export interface StepContext {
   emit: Emit;
   /** Aborted on Ctrl-C: steps stop at the next safe point. */
   signal: AbortSignal;
+  /** The shared flags the command was given, repeated by suggested command lines (suggestCommand). */
+  repeat?: RepeatFlags;
 }
 
 /** A context for library use and tests: events are collected in `events`. */

@@ -91,7 +91,7 @@ export function parseState(text: string, file = STATE_FILE): MigrationState {
   if (typeof version === 'number' && version > STATE_VERSION) {
     throw new UsageError(`The state file ${file} was written by a newer migrate (state version ${version}; ` +
       `this one reads version ${STATE_VERSION}).`, {
-      hint: 'Upgrade migrate (npm install -g migrate@latest, or pull and rebuild) and run the command again.',
+      hint: 'Upgrade migrate (pull and reinstall the checkout, or install a newer packed tarball: README "Install") and run the command again.',
     });
   }
   const result = stateSchema.safeParse(data);

@@ -6,6 +6,7 @@
  * triggers altered are not restored yet: dropping the ledger would forget their original state.
  * --force restores them all first, whatever they wait for, then drops the schema anyway.
  */
+import { suggestCommand } from '../core/suggest.js';
 import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError } from '../core/errors.js';
@@ -64,7 +65,8 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
     try {
       if (running && !input.force) {
         throw new MigrateError('A backfill is running on this target (it holds the backfill lock); the ledger was not dropped.', {
-          hint: 'Wait for it to finish (`migrate status` shows its progress) and run `migrate clean` again, or use --force.',
+          hint: `Wait for it to finish (\`${suggestCommand(ctx.repeat, 'status')}\` shows its progress) and run ` +
+            `\`${suggestCommand(ctx.repeat, 'clean')}\` again, or use --force.`,
         });
       }
       const unrestored = [
@@ -74,8 +76,9 @@ export async function runClean(input: CleanInput, ctx: StepContext): Promise<Cle
       if (unrestored.length > 0 && !input.force) {
         throw new MigrateError(`${unrestored.join(' and ')} by migrate ${state.paused + state.altered === 1 ? 'is' : 'are'} ` +
           'not restored yet; dropping the ledger would forget their original state.', {
-          hint: 'Run `migrate resume` (or the `migrate backfill` command again) to finish and restore them (`migrate status` says ' +
-            'what jobs paused since the schema load still wait for), or `migrate clean --force` to restore them now and drop the ledger.',
+          hint: `Run \`${suggestCommand(ctx.repeat, 'resume')}\` (or the \`migrate backfill\` command again) to finish and restore them ` +
+            `(\`${suggestCommand(ctx.repeat, 'status')}\` says what jobs paused since the schema load still wait for), or ` +
+            `\`${suggestCommand(ctx.repeat, 'clean', [], ['--force'])}\` to restore them now and drop the ledger.`,
         });
       }
       if (state.pending > 0) {

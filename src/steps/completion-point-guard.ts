@@ -13,7 +13,8 @@
 import type { Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { displayTableSpec, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
-import { displayPath, formatCommandLine } from '../core/shell.js';
+import { displayPath } from '../core/shell.js';
+import { suggestCommand, type RepeatFlags } from '../core/suggest.js';
 import { readCompletionPoints, recordedPointFor, type CompletionPointsFile } from '../core/completion-points.js';
 import { castParam, isIntegerTimeType, type TimeType } from '../core/time-values.js';
 import { checkUntil } from './completion-point-checks.js';
@@ -44,6 +45,8 @@ export interface DualWriteStart {
 
 export interface GuardOptions {
   dir: string;
+  /** The shared flags the command was given, repeated by the suggested command (--dir is always named). */
+  repeat?: RepeatFlags | undefined;
   timezone?: string | undefined;
   margin?: string;
   lateness?: string;
@@ -93,8 +96,8 @@ export async function guardCompletionPoints(target: Client, tables: GuardedTable
     warnings.push(...check.warnings.map((w) => `${table.key}: ${w}`));
   }
   if (problems.length > 0) {
-    const command = formatCommandLine(['migrate', 'completion-point',
-      ...tables.flatMap((t) => ['--table', displayTableSpec({ ...t.table, column: t.column })]), '--dir', displayPath(options.dir)]);
+    const command = suggestCommand({ ...options.repeat, dir: options.repeat?.dir ?? displayPath(options.dir) }, 'completion-point',
+      tables.flatMap((t) => ['--table', displayTableSpec({ ...t.table, column: t.column })]));
     throw new UsageError(`The completion point would lose or duplicate rows; nothing was changed:\n  - ${problems.join('\n  - ')}`, {
       hint: `Run \`${command}\` (without --until) to see the consistency range and a suggested T, then record it with --until.`,
     });

@@ -6,7 +6,6 @@
  * would be in neither range), and not so recent that late rows could still arrive below it.
  * Every comparison runs in SQL, typed like the column.
  */
-import path from 'node:path';
 import {
   completionPointsPath, recordCompletionPoints, resolveTimeTables, resolveUntil, type TimeTablePair,
 } from '../core/completion-points.js';
@@ -14,7 +13,7 @@ import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError, UsageError, isPgError } from '../core/errors.js';
 import { displayTableSpec, quoteQualified, quoteIdent, type TableSpec } from '../core/identifiers.js';
-import { formatCommandLine } from '../core/shell.js';
+import { suggestCommand } from '../core/suggest.js';
 import { isIntegerTimeType, shortTypeName } from '../core/time-values.js';
 import { guardCompletionPoints, recordDualWriteStart } from './completion-point-guard.js';
 import { countEdgeRows, rowCount } from './time-edge-rows.js';
@@ -90,16 +89,15 @@ export async function runCompletionPoint(input: CompletionPointInput, ctx: StepC
     if ((input.until ?? []).length > 0) {
       await checkAndRecord(source, target, pairs, points, { ...shared, untilFlags: input.until ?? [] }, ctx);
       result.recorded = { file: completionPointsPath(ctx.dir), dryRun: ctx.dryRun };
-      result.next = formatCommandLine(['migrate', 'backfill', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
-        ...dirArgs(ctx.dir)]);
+      result.next = suggestCommand(ctx.repeat, 'backfill', pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]));
       return result;
     }
     for (const [i, pair] of pairs.entries()) await suggest(target, pair, points[i] as TablePoint, shared);
     const suggested = points.filter((p) => p.suggested !== undefined);
     if (suggested.length === points.length) {
       const values = pairs.map((p, i) => ({ key: p.key, value: points[i]?.suggested as string }));
-      result.next = formatCommandLine(['migrate', 'completion-point', ...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
-        ...untilArgs(values), ...dirArgs(ctx.dir)]);
+      result.next = suggestCommand(ctx.repeat, 'completion-point', [...pairs.flatMap((p) => ['--table', displayTableSpec(p.spec)]),
+        ...untilArgs(values)]);
     }
     return result;
   }));
@@ -183,7 +181,7 @@ async function checkAndRecord(source: Client, target: Client, pairs: TimeTablePa
   // The same check backfill and validate run, against where dual-writes began (kept in the ledger
   // once observed, since a backfill lowers the target's minimum).
   const { warnings, starts } = await guardCompletionPoints(target, guarded, {
-    dir: ctx.dir, margin: options.margin, lateness: options.lateness, timezone: options.timezone,
+    dir: ctx.dir, repeat: ctx.repeat, margin: options.margin, lateness: options.lateness, timezone: options.timezone,
   });
   for (const [i, pair] of pairs.entries()) {
     const point = points[i] as TablePoint;
@@ -232,6 +230,3 @@ function untilArgs(values: { key: string; value: string }[]): string[] {
   return values.flatMap((v) => ['--until', `${v.key}=${v.value}`]);
 }
 
-function dirArgs(dir: string): string[] {
-  return path.resolve(dir) === path.resolve('./migration') ? [] : ['--dir', dir];
-}

@@ -9,6 +9,7 @@
  * interval, compression), not the ones asked for.
  */
 import { resolveTable, resolveTimeColumn, type TableInfo } from '../core/catalog.js';
+import { suggestCommand } from '../core/suggest.js';
 import type { StepContext } from '../core/context.js';
 import { withClient, withTransaction, type Client } from '../core/db.js';
 import { MigrateError, UsageError, describeError, isPgError } from '../core/errors.js';
@@ -48,6 +49,8 @@ export interface HypertablesInput {
    * remove): the command line with the flags given and `--fix`, or the wizard's plan field.
    */
   fixAdvice?: string;
+  /** The command line that runs this again (the flags given, without --fix); default: the tables and the shared flags given. */
+  again?: string;
   /** `--fix` given on the command line: a run with nothing to fix is refused (exit 2), changing nothing. */
   fixRequired?: boolean;
 }
@@ -111,7 +114,7 @@ export async function runHypertables(input: HypertablesInput, ctx: StepContext):
     } finally {
       await source.close();
     }
-    if (problems.length > 0) throw refusal(problems);
+    if (problems.length > 0) throw refusal(problems, againCommand(input, ctx));
     if (input.fixRequired && !plans.some((p) => p.fix) && plans.some((p) => !p.already)) {
       const names = plans.filter((p) => !p.already).map((p) => displayName(p.table.name));
       throw new UsageError(`--fix: ${names.join(', ')} ${names.length === 1 ? 'has' : 'have'} no blocker it can fix ` +
@@ -126,21 +129,25 @@ export async function runHypertables(input: HypertablesInput, ctx: StepContext):
     const results: HypertableResult[] = [];
     for (const plan of plans) {
       if (ctx.signal.aborted) break;
-      results.push(await convert(client, plan, ts, ctx));
+      results.push(await convert(client, plan, ts, ctx, againCommand(input, ctx)));
     }
     return results;
   });
 }
 
-function refusal(problems: Problem[]): UsageError {
+function againCommand(input: HypertablesInput, ctx: StepContext): string {
+  return input.again ?? suggestCommand(ctx.repeat, 'hypertables', input.tables.flatMap((t) => ['--table', displayTableSpec(t.table)]));
+}
+
+function refusal(problems: Problem[], again: string): UsageError {
   if (problems.length === 1) {
     const [only] = problems as [Problem];
-    return new UsageError(`${only.message} Nothing was changed.`, { hint: only.fix ?? 'Fix it and run `migrate hypertables` again.' });
+    return new UsageError(`${only.message} Nothing was changed.`, { hint: only.fix ?? `Fix it and run \`${again}\` again.` });
   }
   const lines = problems.map((p) => `  - ${p.message}${p.fix ? `\n    fix: ${p.fix}` : ''}`);
   return new UsageError(`${problems.length} problems; nothing was changed:\n${lines.join('\n')}`, {
     hint: problems.some((p) => p.fixable) ? 'Apply each fix above on the target (--fix does those it names), and run ' +
-      '`migrate hypertables` again.' : 'Fix them on the target and run `migrate hypertables` again.',
+      `\`${again}\` again.` : `Fix them on the target and run \`${again}\` again.`,
   });
 }
 
@@ -236,7 +243,7 @@ async function planCompression(client: Client, request: CompressRequest, plan: P
   return result;
 }
 
-async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepContext): Promise<HypertableResult> {
+async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepContext, again: string): Promise<HypertableResult> {
   const name = displayName(plan.table.name);
   const regclass = quoteQualified(plan.table.name);
   const result: HypertableResult = {
@@ -297,7 +304,7 @@ async function convert(client: Client, plan: Plan, ts: TimescaleInfo, ctx: StepC
     ctx.emit({ type: 'done', id: `hypertable:${name}`, message: `${name} was not converted`, ok: false });
     if (!isPgError(error)) throw error;
     throw new MigrateError(`Converting ${name} failed, so its transaction was rolled back: ${describeError(error)}`, {
-      hint: 'Fix the cause on the target and run `migrate hypertables` again; tables converted before it stay converted.',
+      hint: `Fix the cause on the target and run \`${again}\` again; tables converted before it stay converted.`,
       cause: error,
     });
   });

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import type { StepContext } from '../core/context.js';
+import { suggestCommand } from '../core/suggest.js';
 import { withClient } from '../core/db.js';
 import { InterruptedError, MigrateError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
@@ -133,10 +134,11 @@ export async function planRoles(ctx: StepContext): Promise<RolesPlan> {
   };
 }
 
-function requireCanCreateRoles(target: TargetFacts, file: string): void {
+function requireCanCreateRoles(target: TargetFacts, file: string, ctx: StepContext): void {
   if (target.superuser || target.createRole) return;
   throw new MigrateError(`The target user ${quoteIdent(target.user)} cannot create roles: it is neither a superuser nor has CREATEROLE.`, {
-    hint: `Connect to the target as a role with CREATEROLE (on Timescale Cloud: tsdbadmin), or run \`migrate roles --no-load\` ` +
+    hint: `Connect to the target as a role with CREATEROLE (on Timescale Cloud: tsdbadmin), or run ` +
+      `\`${suggestCommand(ctx.repeat, 'roles', [], ['--no-load'])}\` ` +
       `and have an administrator load ${file}.`,
   });
 }
@@ -173,7 +175,7 @@ export async function runRoles(input: { load: boolean; plan?: RolesPlan }, ctx: 
   const file = path.join(ctx.dir, 'roles.sql');
   if (ctx.dryRun) return dryRun(ctx, file);
   const plan = input.plan ?? await planRoles(ctx);
-  if (input.load) requireCanCreateRoles(plan.target, file);
+  if (input.load) requireCanCreateRoles(plan.target, file, ctx);
   await writeFileAtomic(file, plan.sql, { mode: 0o600 });
   ctx.emit({ type: 'info', message: `Wrote ${file} (mode 0600)` });
   const passwordsMissingFor = plan.passwordsIncluded ? [] : plan.loginRoles;

@@ -14,10 +14,11 @@ import path from 'node:path';
 import { dumpLoadCompatibility } from '../core/compat.js';
 import { scrubSecrets, type Endpoint } from '../core/connection.js';
 import type { StepContext } from '../core/context.js';
+import { suggestCommand } from '../core/suggest.js';
 import { timescaleVersion, withClient, type Client } from '../core/db.js';
 import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/files.js';
-import { quoteIdent, type QualifiedName, type TableSpec } from '../core/identifiers.js';
+import { displayTableSpec, quoteIdent, type QualifiedName, type TableSpec } from '../core/identifiers.js';
 import { connectionArgs, formatCommand, requirePgTool, runPgTool } from '../core/pg-tools.js';
 import { readTimescalePreloaded } from './preflight-facts.js';
 import { listTargetUserTables } from './schema-catalog.js';
@@ -144,7 +145,8 @@ export async function runSchema(input: SchemaInput, ctx: StepContext): Promise<S
     ctx.emit({ type: 'done', id: 'schema-dump', message: 'pg_dump failed', ok: false });
     if (error instanceof InterruptedError) throw error;
     throw new MigrateError(`pg_dump failed; the target was not touched:\n${errorLines(dumpMessages).join('\n')}`, {
-      hint: 'Fix the cause above (often a table the source user cannot read: run `migrate preflight`), then run `migrate schema` again.',
+      hint: `Fix the cause above (often a table the source user cannot read: run \`${suggestCommand(ctx.repeat, 'preflight')}\`), then run ` +
+        `\`${suggestCommand(ctx.repeat, 'schema', input.tables.flatMap((t) => ['--table', displayTableSpec(t)]))}\` again.`,
       cause: error,
     });
   }

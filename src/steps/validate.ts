@@ -13,6 +13,7 @@ import { resolveFrom, resolveTimeTables, resolveUntil, type TimeTablePair } from
 import type { StepContext } from '../core/context.js';
 import { withClient, type Client } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
+import { suggestCommand } from '../core/suggest.js';
 import { displayName, type TableSpec } from '../core/identifiers.js';
 import { shortTypeName } from '../core/time-values.js';
 import { highestValue, lowestValue } from './backfill/axis.js';
@@ -112,12 +113,12 @@ export async function runValidate(input: ValidateInput, ctx: StepContext): Promi
   }
   if (input.estimate && input.repair) {
     throw new UsageError('--estimate and --repair do not go together: an estimate cannot say which slices differ.', {
-      hint: 'Run `migrate validate --repair` (exact checksums) to find and repair differing slices.',
+      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', [], ['--repair'])}\` (exact checksums) to find and repair differing slices.`,
     });
   }
   if (input.estimate && input.plainTables) {
     throw new UsageError('--estimate and --plain-tables do not go together: plain tables are compared by exact checksums.', {
-      hint: 'Run `migrate validate --plain-tables` without --estimate.',
+      hint: `Run \`${suggestCommand(ctx.repeat, 'validate', [], ['--plain-tables'])}\` without --estimate.`,
     });
   }
   return withClient(ctx.source, (source) => withClient(ctx.target, async (target) => {
@@ -165,7 +166,7 @@ async function prepare(source: Client, target: Client, pairs: TimeTablePair[], i
   const froms = await resolveFrom({ ...common, fromFlags: input.from ?? [] });
   // A T that loses rows would also hide them here: [T, first dual-written row) is compared by nobody.
   const guard = await guardCompletionPoints(target, pairs.map((p) => ({ table: p.spec, key: p.key, column: p.column, type: p.type,
-    until: untils.get(p.key)?.until as string })), { dir: ctx.dir, timezone: input.timezone });
+    until: untils.get(p.key)?.until as string })), { dir: ctx.dir, repeat: ctx.repeat, timezone: input.timezone });
   for (const warning of guard.warnings) ctx.emit({ type: 'warn', message: warning });
   const prepared: Prepared[] = [];
   for (const pair of pairs) {

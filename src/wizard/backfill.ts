@@ -8,7 +8,7 @@ import { MigrateError, UsageError } from '../core/errors.js';
 import { parseColumnName, parseTableSpec, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import type { PlanTable } from '../core/plan.js';
 import { castParam, toTimeType } from '../core/time-values.js';
-import { answer, outcomeOf, remember, type StepResult, type WizardContext } from './context.js';
+import { answer, outcomeOf, remember, resumeLine, statusLine, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 import type { UserTriggerChoice } from '../steps/backfill/user-triggers.js';
 
@@ -37,7 +37,7 @@ async function confirmReplacing(ctx: WizardContext, tables: PlanTable[], points:
   if (!ctx.interactive) return;
   const ok = await ctx.prompts.confirm({ message: 'Delete these rows on the target and copy [start, T) from the source?', default: false });
   if (!ok) {
-    throw new UsageError('Stopped before the backfill; nothing was deleted.', { hint: 'Run `migrate resume` when ready.' });
+    throw new UsageError('Stopped before the backfill; nothing was deleted.', { hint: `Run \`${resumeLine(ctx)}\` when ready.` });
   }
 }
 
@@ -111,7 +111,7 @@ export async function backfillStep(ctx: WizardContext): Promise<StepResult> {
   const seconds = Math.round((Date.now() - started) / 1000);
   if (!result.complete) {
     throw new MigrateError('The backfill ended with slices still to do (see the messages above).', {
-      hint: 'Fix the cause, then `migrate resume` copies the remaining slices (`migrate status` lists them).',
+      hint: `Fix the cause, then \`${resumeLine(ctx)}\` copies the remaining slices (\`${statusLine(ctx)}\` lists them).`,
     });
   }
   const rows = result.tables.reduce((sum, t) => sum + t.rowsCopied, 0);

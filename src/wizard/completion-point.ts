@@ -9,7 +9,7 @@ import { InterruptedError, MigrateError, UsageError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import { parseTimeValue, toTimeType } from '../core/time-values.js';
 import type { CompletionPointResult, TablePoint } from '../steps/completion-point.js';
-import { answer, remember, type StepResult, type WizardContext } from './context.js';
+import { answer, remember, resumeLine, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 
 function show(ctx: WizardContext, result: CompletionPointResult): void {
@@ -89,7 +89,7 @@ export async function completionPointStep(ctx: WizardContext): Promise<StepResul
       if (ctx.step.signal.aborted) throw new InterruptedError('Stopped while waiting for the consistency range to open.');
       if (!ctx.interactive && Date.now() > deadline) {
         throw new MigrateError('The consistency range did not open in time for every table.', {
-          hint: 'Check that dual-writes are running, then `migrate resume`; or set "tables[].completionPoint" values in the plan.',
+          hint: `Check that dual-writes are running, then \`${resumeLine(ctx)}\`; or set "tables[].completionPoint" values in the plan.`,
         });
       }
       if (!ctx.interactive) {

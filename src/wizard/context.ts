@@ -8,6 +8,8 @@ import { UsageError } from '../core/errors.js';
 import type { Plan } from '../core/plan.js';
 import type { StateStore } from '../core/state.js';
 import type { Prompts } from './prompts.js';
+import { displayPath, formatCommandLine } from '../core/shell.js';
+import { repeatArgs } from '../core/suggest.js';
 
 export interface WizardContext {
   step: StepContext;
@@ -76,4 +78,15 @@ export async function remember(ctx: WizardContext, answers: Partial<Plan>): Prom
 /** A recorded outcome of an earlier step (from this run or a previous one). */
 export function outcomeOf<T>(ctx: WizardContext, stepId: string): T | undefined {
   return ctx.store.step(stepId).outcome as T | undefined;
+}
+
+/** `migrate resume --dir DIR`, with the --source/--target this run was given (without passwords): what a hint tells the operator to run. */
+export function resumeLine(ctx: Pick<WizardContext, 'step'>): string {
+  return formatCommandLine(['migrate', 'resume', '--dir', displayPath(ctx.step.dir),
+    ...repeatArgs('resume', { source: ctx.step.repeat?.source, target: ctx.step.repeat?.target })]);
+}
+
+/** `migrate status --dir DIR --target T`: where the migration stands. */
+export function statusLine(ctx: Pick<WizardContext, 'step'>): string {
+  return formatCommandLine(['migrate', 'status', '--dir', displayPath(ctx.step.dir), ...repeatArgs('status', { target: ctx.step.repeat?.target })]);
 }

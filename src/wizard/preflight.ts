@@ -3,7 +3,7 @@
  * its fix; the step is recorded as failed and `migrate resume` checks again once they are fixed.
  */
 import { MigrateError } from '../core/errors.js';
-import type { StepResult, WizardContext } from './context.js';
+import { resumeLine, type StepResult, type WizardContext } from './context.js';
 
 const MARK = { ok: '✔', warn: '!', block: '✖' } as const;
 
@@ -17,7 +17,7 @@ export async function preflightStep(ctx: WizardContext): Promise<StepResult> {
   const blocks = report.checks.filter((c) => c.status === 'block');
   if (!report.ok || blocks.length > 0) {
     throw new MigrateError(`${blocks.length} preflight check(s) block the migration: ${blocks.map((c) => c.label).join(', ')}.`, {
-      hint: `${blocks.map((c) => `${c.label}: ${c.fix ?? c.detail}`).join('\n      ')}\n      Then run \`migrate resume\`.`,
+      hint: `${blocks.map((c) => `${c.label}: ${c.fix ?? c.detail}`).join('\n      ')}\n      Then run \`${resumeLine(ctx)}\`.`,
     });
   }
   if (!report.target.timescaleAvailable) {

@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import { displayName } from '../core/identifiers.js';
 import { listTargetUserTables } from '../steps/schema-catalog.js';
 import type { SchemaResult } from '../steps/schema.js';
-import { answer, missingAnswer, remember, type StepResult, type WizardContext } from './context.js';
+import { answer, missingAnswer, remember, resumeLine, type StepResult, type WizardContext } from './context.js';
 import { tableSpecOf } from './select-hypertables.js';
 
 /** Tell, before the load, which owners and grants can come across (issue #8.1). */
@@ -49,14 +49,14 @@ export async function schemaStep(ctx: WizardContext): Promise<StepResult> {
       ask: () => ctx.prompts.confirm({ message: 'Load the schema into this non-empty target anyway?', default: false }) });
     if (!allowNonEmptyTarget) {
       throw new UsageError('Stopped before loading the schema: the target is not empty.', {
-        hint: 'Point --target at an empty database (or empty this one), then run `migrate resume`.',
+        hint: `Point --target at an empty database (or empty this one), then run \`${resumeLine(ctx)}\`.`,
       });
     }
     await remember(ctx, { schema: { ...(ctx.answers.schema ?? {}), allowNonEmptyTarget } });
   } else {
     const go = await answer(ctx, { field: 'schema', what: 'confirmation to dump and load the schema', given: undefined, fallback: true,
       ask: () => ctx.prompts.confirm({ message: `Dump the schema and plain data${tables.length ? ` (without the data of ${tables.length} chosen table(s))` : ''} and load it into the target?`, default: true }) });
-    if (!go) throw new UsageError('Stopped before loading the schema.', { hint: 'Run `migrate resume` when ready.' });
+    if (!go) throw new UsageError('Stopped before loading the schema.', { hint: `Run \`${resumeLine(ctx)}\` when ready.` });
   }
   const result = await runSchema({ tables, allowNonEmptyTarget, ...wanted }, ctx.step);
   return { status: 'done', message: `schema loaded; data of ${tables.length} table(s) left for the backfill${privilegesSummary(result)}`,

@@ -16,7 +16,7 @@ import { isFixable, structuralBlockers, type Blocker } from '../core/hypertable-
 import { displayIdent, displayName, displayTableSpec, parseColumnName, parseTableSpec, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import type { PlanTable } from '../core/plan.js';
 import { formatBytes } from '../cli/table.js';
-import { answer, remember, type StepResult, type WizardContext } from './context.js';
+import { answer, remember, resumeLine, type StepResult, type WizardContext } from './context.js';
 import { chunkIntervalProblem, columnsProblem, compressAfterProblem, type SourceTime } from './table-answers.js';
 import type { Candidate } from '../steps/candidates.js';
 
@@ -148,7 +148,7 @@ async function askTables(ctx: WizardContext, candidates: Candidate[]): Promise<P
 }
 
 /** Unattended: examine the plan's tables; every blocker or missing suggestion is reported at once. */
-function resolvePlanTables(planned: PlanTable[], candidates: Candidate[]): PlanTable[] {
+function resolvePlanTables(ctx: Pick<WizardContext, 'step'>, planned: PlanTable[], candidates: Candidate[]): PlanTable[] {
   const problems: string[] = [];
   const resolved = planned.map((entry, i) => {
     const spec = parseTableSpec(entry.table);
@@ -167,7 +167,8 @@ function resolvePlanTables(planned: PlanTable[], candidates: Candidate[]): PlanT
   });
   if (problems.length) {
     throw new MigrateError(`The planned tables cannot become hypertables yet:\n  - ${problems.join('\n  - ')}`, {
-      hint: 'Apply each fix as it says (or change the plan: "fix": true, or leave the table out), then run `migrate resume`.',
+      hint: 'Apply each fix as it says (or change the plan: "fix": true, or leave the table out), then run ' +
+        `\`${resumeLine(ctx)}\`.`,
     });
   }
   return resolved;
@@ -189,7 +190,7 @@ export async function selectHypertablesStep(ctx: WizardContext): Promise<StepRes
   let candidates: Candidate[];
   if (planned !== undefined) {
     candidates = planned.length ? await findCandidates({ tables: planned.map(tableSpecOf) }, ctx.step) : [];
-    tables = resolvePlanTables(planned, candidates);
+    tables = resolvePlanTables(ctx, planned, candidates);
   } else {
     candidates = await findCandidates(ctx.minBytes !== undefined ? { minBytes: ctx.minBytes } : {}, ctx.step);
     tables = await answer(ctx, {

@@ -11,6 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { splitPassword } from '../../src/core/connection.js';
+import { formatCommandLine } from '../../src/core/shell.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
 
@@ -83,7 +85,9 @@ describe('suggestion', () => {
     expect(point).toMatchObject({ table: 'public.metrics', column: 'time', type: 'timestamptz', status: 'suggested',
       earliestDualWrite: expected.earliest, suggested: expected.ts });
     expect(point.latestOnSource).not.toBeNull();
-    expect(json.next).toBe(`migrate completion-point --table public.metrics:time --until '${expected.ts}' --dir ${dir}`);
+    // The connection strings given come along (without passwords), after --dir.
+    expect(json.next).toBe(formatCommandLine(['migrate', 'completion-point', '--table', 'public.metrics:time', '--until', expected.ts,
+      '--dir', dir, '--source', splitPassword(dbs.source).connectionString, '--target', splitPassword(dbs.target).connectionString]));
     expect(existsSync(path.join(dir, 'completion-points.json'))).toBe(false);
   });
 

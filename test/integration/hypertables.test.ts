@@ -12,6 +12,8 @@ import { withClient } from '../../src/core/db.js';
 import type { Candidate } from '../../src/steps/candidates.js';
 import { SETTINGS_VIEWS, readCompressionColumns, settingsView } from '../../src/steps/hypertable-settings.js';
 import type { HypertableResult } from '../../src/steps/hypertables.js';
+import { splitPassword } from '../../src/core/connection.js';
+import { formatCommandLine } from '../../src/core/shell.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
 import { readStateFile } from '../helpers/migration.js';
@@ -38,8 +40,11 @@ const SOURCE_DATA = `
   ANALYZE;
 `;
 
+/** The migration directory of these runs: a temp one, so that the tests leave nothing in the checkout. */
+let dir: string;
+
 async function hypertables(args: string[], withSource = true): Promise<CliResult> {
-  return runCli(['hypertables', '--target', dbs.target, ...(withSource ? ['--source', dbs.source] : []), ...args]);
+  return runCli(['hypertables', '--target', dbs.target, ...(withSource ? ['--source', dbs.source] : []), '--dir', dir, ...args]);
 }
 
 function results(r: CliResult): HypertableResult[] {
@@ -62,11 +67,15 @@ async function hypertableNames(): Promise<string[]> {
 describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
   beforeAll(async () => {
     dbs = await createDatabases('hypertables');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'migrate-hypertables-'));
     await sql(dbs.source, SCHEMA + SOURCE_DATA);
     await sql(dbs.target, SCHEMA);
     await sql(dbs.target, "INSERT INTO preloaded SELECT '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 hour', g FROM generate_series(1, 100) g");
   });
-  afterAll(async () => { await dbs?.drop(); });
+  afterAll(async () => {
+    await dbs?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   it('--dry-run prints the SQL and changes nothing', async () => {
     const r = await hypertables(['--table', 'metrics', '--table', '"Sales Data"."Orders"', '--dry-run']);
@@ -125,7 +134,9 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
     // All problems at once: the PK, and a --chunk-interval that does not suit the timestamptz table.
     expect(r.stderr).toContain('The primary key orders_pkey of public.orders (id) does not include the time column created_at');
     // The fix is --fix's, named with the flags given (hypertables-fix.test.ts runs it).
-    expect(r.stderr).toContain("`migrate hypertables --table public.notes --table public.orders --table public.ticks:tick --chunk-interval 1000 --fix` " +
+    expect(r.stderr).toContain(`\`${formatCommandLine(['migrate', 'hypertables', '--table', 'public.notes', '--table', 'public.orders',
+      '--table', 'public.ticks:tick', '--chunk-interval', '1000', '--dir', dir, '--fix', '--source', splitPassword(dbs.source).connectionString,
+      '--target', splitPassword(dbs.target).connectionString])}\` ` +
       'does it on the target (list first, then in one transaction per table): primary key orders_pkey (id) becomes (id, created_at), same name. ' +
       'Cost: id alone is no longer unique in public.orders: only (id, created_at) is.');
     expect(r.stderr).toContain('The chunk interval "1000" has no unit, but "ts" is a timestamptz column.');
@@ -227,7 +238,7 @@ describe.skipIf(!hasTimescale)('[timescaledb] migrate hypertables', () => {
 
   it('says so when the target server has TimescaleDB installed but not preloaded', async () => {
     // The source cluster has the TimescaleDB files but does not preload the library.
-    const r = await runCli(['hypertables', '--target', dbs.source, '--table', 'metrics']);
+    const r = await runCli(['hypertables', '--target', dbs.source, '--table', 'metrics', '--dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('TimescaleDB is installed on the target server but not in shared_preload_libraries');
     expect(r.stderr).toMatch(/next: .*shared_preload_libraries = 'timescaledb'/);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTableSpec, quoteIdent } from '../../src/core/identifiers.js';
+import { splitPassword } from '../../src/core/connection.js';
 import { runCli } from '../helpers/cli.js';
 import { createDatabases, sql, type TestDatabases } from '../helpers/databases.js';
 import { shellArgv } from '../helpers/shell.js';
@@ -39,7 +40,8 @@ describe('printed commands are safe to paste', () => {
     expect(existsSync(path.join(cwd, 'owned'))).toBe(false);
     expect(readdirSync(cwd)).toEqual([]);
     expect(argv.slice(0, 3)).toEqual(['migrate', 'schema', '--table']);
-    expect(argv).toHaveLength(4);
     expect(parseTableSpec(argv[3] as string)).toEqual({ schema: 'public', table: EVIL, column: 'time' });
+    // The --source given comes along, without its password.
+    expect(argv.slice(4)).toEqual(['--source', splitPassword(dbs.source).connectionString]);
   });
 });

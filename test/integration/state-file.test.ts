@@ -49,7 +49,7 @@ const table = ['--table', 'public.metrics:time'];
 
 /** Each command that reads or records state, with the flags that make it do real work. */
 const COMMANDS: Record<string, () => string[]> = {
-  status: () => ['status', ...conn()],
+  status: () => ['status', '--target', dbs.target], // status reads the target only
   resume: () => ['resume', '--yes', ...conn()],
   wizard: () => ['wizard', '--yes', ...conn(), ...table],
   roles: () => ['roles', ...conn()],

@@ -150,7 +150,7 @@ describe('validate compares the plain tables', () => {
     expect(text.stdout).toMatch(/public\.codes\s+-\s+0\s+not compared: on the source: invalid input syntax/);
     expect(text.stdout).not.toMatch(/public\.(base|child|orders)\s/);
     expect(text.stdout).toContain('the plain tables it writes may differ');
-    expect(text.stdout).toMatch(/right before switching over, they must match: run `migrate validate --dir \S+` then/);
+    expect(text.stdout).toMatch(/right before switching over, they must match: run `migrate validate --dir \S+ --source \S+ --target \S+` then/);
     const state = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8'));
     expect(state.steps.validate.status).toBe('done');
     expect(state.steps.validate.message).toContain('plain tables: 3 match, 3 differ');

@@ -2,10 +2,11 @@
 import type { Command } from 'commander';
 import type { Endpoint } from '../../core/connection.js';
 import { InterruptedError, MigrateError, UsageError } from '../../core/errors.js';
-import { displayName, type TableSpec } from '../../core/identifiers.js';
+import { displayName, displayTableSpec, type TableSpec } from '../../core/identifiers.js';
+import { suggestCommand, type RepeatFlags } from '../../core/suggest.js';
 import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/index.js';
 import { describeHandling, type UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
-import { collect, parseTables, userTriggersOption, withCommonOptions, withTableOption, type CommonFlags } from '../options.js';
+import { collect, parseTables, userTriggersOption, withSharedOptions, withTableOption, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatBytes, formatTable } from '../table.js';
 
@@ -22,7 +23,7 @@ interface Flags extends CommonFlags {
 }
 
 export function register(program: Command): void {
-  withTableOption(withCommonOptions(program.command('backfill')
+  withTableOption(withSharedOptions(program.command('backfill')
     .description('copy [start, T) of each table from source to target: exactly once, resumable, in parallel')),
   'a table to backfill (repeatable): schema.table[:time_column]; default: the tables with recorded completion points')
     .option('--until <T>', 'completion point (exclusive): VALUE for every table, or schema.table=VALUE (repeatable); ' +
@@ -54,8 +55,8 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       if (tables.length === 0) tables = points.recordedTables(await points.readCompletionPoints(ctx.dir));
       if (tables.length === 0) {
         throw new UsageError('No table to backfill: no --table given and no completion point recorded in ' +
-          `${ctx.dir}.`, { hint: 'Name the tables: `migrate backfill --table schema.table --until T`, or record T first with ' +
-          '`migrate completion-point --table schema.table --until T`.' });
+          `${ctx.dir}.`, { hint: `Name the tables: \`${suggestCommand(flags, 'backfill', ['--table', 'schema.table', '--until', 'T'])}\`, or record ` +
+          `T first with \`${suggestCommand(flags, 'completion-point', ['--table', 'schema.table', '--until', 'T'])}\`.` });
       }
       const slices = points.splitValueFlags(flags.slice ?? [], tables, '--slice');
       const inputs = (await resolveInputs(tables, flags, ctx)).map((input) => {
@@ -81,7 +82,7 @@ Exit status: 0 done, 1 failed (done slices are kept), 2 bad usage, 130 interrupt
       await record(result.complete ? 'done' : 'failed', `${done}/${total} slices done; copied ${rows.toLocaleString('en-US')} rows this run`,
         { tables: result.tables, userTriggers: result.userTriggers, refreshedViews: result.refreshedViews,
           viewRefreshFailures: result.viewRefreshFailures });
-      printResult(runtime, result, () => formatResult(result));
+      printResult(runtime, result, () => formatResult(result, flags));
       if (!result.complete && !result.dryRun) {
         // An error, not just exit 1, so a --json reader finds `error` beside the result (output.ts).
         throw new MigrateError(`${total - done} of ${total} slices are not done yet (the done ones are kept).`, {
@@ -101,14 +102,17 @@ async function resolveInputs(tables: TableSpec[], flags: Flags, ctx: { source: E
     return tables.map((spec) => {
       const key = displayName(spec);
       const u = until.get(key);
-      if (!u) throw new UsageError(`No --until for ${key}.`, { hint: 'Pass --until T or run `migrate completion-point`.' });
+      if (!u) {
+        throw new UsageError(`No --until for ${key}.`, {
+          hint: `Pass --until T or run \`${suggestCommand(flags, 'completion-point', ['--table', displayTableSpec(spec)])}\`.` });
+      }
       const f = from.get(key)?.from;
       return { table: spec, timeColumn: u.column, until: u.until, ...(f !== undefined ? { from: f } : {}) };
     });
   }, { applicationName: 'migrate backfill' });
 }
 
-function formatResult(result: BackfillResult): string {
+function formatResult(result: BackfillResult, flags: Flags): string {
   if (result.dryRun) {
     return `Dry run: nothing was changed. ${result.tables.map((t) => `${t.table}: ${t.slicesTotal} slice(s) to copy`).join('; ')}.`;
   }
@@ -151,6 +155,13 @@ function formatResult(result: BackfillResult): string {
   for (const failure of result.compressionFailures) {
     lines.push(`NOT compressed: ${failure} (every row is there; run compress_chunk on them, or let a compression policy do it).`);
   }
-  lines.push('', result.complete ? 'Backfill complete. Next: `migrate validate`.' : 'Some slices are not done yet: run the same command again.');
+  lines.push('', result.complete ? `Backfill complete. Next: \`${suggestCommand(flags, 'validate', sameTables(flags))}\`.` : 'Some slices are not done yet: run the same command again.');
   return lines.join('\n');
+}
+
+/** --table, --until, --from and --timezone as this run was given them, for a suggested `migrate validate`. */
+function sameTables(flags: Flags & RepeatFlags): string[] {
+  return [...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
+    ...(flags.until ?? []).flatMap((v) => ['--until', v]), ...(flags.from ?? []).flatMap((v) => ['--from', v]),
+    ...(flags.timezone ? ['--timezone', flags.timezone] : [])];
 }

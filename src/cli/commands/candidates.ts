@@ -1,33 +1,33 @@
 /** `migrate candidates`: list the source tables that should become hypertables, largest first. Read-only. */
 import type { Command } from 'commander';
 import { displayName, displayTableSpec } from '../../core/identifiers.js';
-import { formatCommandLine } from '../../core/shell.js';
+import { suggestCommand, type RepeatFlags } from '../../core/suggest.js';
 import type { Candidate } from '../../steps/candidates.js';
-import { parseTables, withConnectionOptions, withJsonOption, withTableOption, type ConnectionFlags, type JsonFlags,
+import { parseTables, withSharedOptions, withTableOption, type ConnectionFlags, type DirFlags, type JsonFlags,
   type TableFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 import { formatBytes, formatTable } from '../table.js';
 
 export function register(program: Command): void {
-  withTableOption(withJsonOption(withConnectionOptions(program.command('candidates')
-    .description('list hypertable candidates on the source: size, rows, suggested time column and chunk interval, blockers'))),
+  withTableOption(withSharedOptions(program.command('candidates')
+    .description('list hypertable candidates on the source: size, rows, suggested time column and chunk interval, blockers')),
   'examine only this table, whatever its size (repeatable); `:column` names its time column')
     .option('--min-size <size>', 'only tables at least this big (table + indexes + TOAST), e.g. 0, 500kB, 10MB, 2GB', '10MB')
     .addHelpText('after', '\nReads the source only. Exit status: 0 (blockers are reported, not failures), ' +
       '2 for a --table that does not exist or a bad --min-size.')
-    .action(async (flags: ConnectionFlags & JsonFlags & TableFlags & { minSize: string }) => {
+    .action(async (flags: Omit<ConnectionFlags, 'target'> & DirFlags & JsonFlags & TableFlags & { minSize: string }) => {
       const { findCandidates, parseSize } = await import('../../steps/candidates.js');
       const minBytes = parseSize(flags.minSize);
       const tables = parseTables(flags.table);
       const runtime = await prepareRuntime(flags);
       const candidates = await findCandidates({ minBytes, ...(tables.length > 0 ? { tables } : {}) }, runtime.ctx);
-      printResult(runtime, candidates, () => formatCandidates(candidates, flags.minSize));
+      printResult(runtime, candidates, () => formatCandidates(candidates, flags.minSize, flags));
     });
 }
 
 const rowsText = (c: Candidate): string => (c.estimatedRows < 0 ? 'unknown' : `~${c.estimatedRows.toLocaleString('en-US')}`);
 
-export function formatCandidates(candidates: Candidate[], minSize: string): string {
+export function formatCandidates(candidates: Candidate[], minSize: string, given: RepeatFlags = {}): string {
   if (candidates.length === 0) {
     return `No hypertable candidates (tables of at least ${minSize} with a time-like column). ` +
       'Try --min-size 0, or name tables with --table.';
@@ -52,10 +52,9 @@ export function formatCandidates(candidates: Candidate[], minSize: string): stri
   }
   const ready = candidates.filter((c) => c.blockers.length === 0 && c.timeColumn && !c.hypertable);
   if (ready.length > 0) {
-    // One command per line, each pasteable as it stands (the table names are shell-quoted).
+    // One command per line, each pasteable as it stands (the table names are shell-quoted), with --source and --dir as given.
     const tables = ready.flatMap((c) => ['--table', displayTableSpec({ ...c.table, column: c.timeColumn?.name ?? '' })]);
-    lines.push('', `Next: ${formatCommandLine(['migrate', 'schema', ...tables])}`,
-      `Then: ${formatCommandLine(['migrate', 'hypertables', ...tables])}`);
+    lines.push('', `Next: ${suggestCommand(given, 'schema', tables)}`, `Then: ${suggestCommand(given, 'hypertables', tables)}`);
   }
   return lines.join('\n');
 }

@@ -1,13 +1,13 @@
 /** `migrate clean`: drop the backfill ledger (schema _migrate) from the target. */
 import type { Command } from 'commander';
-import { withConnectionOptions, withDryRunOption, withJsonOption, type ConnectionFlags, type DryRunFlags, type JsonFlags } from '../options.js';
+import { withSharedOptions, type ConnectionFlags, type DirFlags, type DryRunFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 
-interface Flags extends ConnectionFlags, DryRunFlags, JsonFlags { force?: boolean }
+interface Flags extends Omit<ConnectionFlags, 'source'>, DirFlags, DryRunFlags, JsonFlags { force?: boolean }
 
 export function register(program: Command): void {
-  withJsonOption(withDryRunOption(withConnectionOptions(program.command('clean')
-    .description('remove what migrate left in the target: the backfill ledger (schema _migrate)'))))
+  withSharedOptions(program.command('clean')
+    .description('remove what migrate left in the target: the backfill ledger (schema _migrate)'))
     .option('--force', 'drop it even while a backfill runs or background jobs are still paused (they are restored first)')
     .addHelpText('after', `
 Refuses while a backfill is running on the target, or while background jobs paused by a

@@ -1,7 +1,9 @@
 /** `migrate completion-point`: suggest, check and record the completion point T per table. */
 import type { Command } from 'commander';
 import { MigrateError, UsageError } from '../../core/errors.js';
-import { collect, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import { displayTableSpec } from '../../core/identifiers.js';
+import { suggestCommand } from '../../core/suggest.js';
+import { collect, withSharedOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import type { CompletionPointResult, TablePoint } from '../../steps/completion-point.js';
 
@@ -14,7 +16,7 @@ interface Flags extends CommonFlags {
 }
 
 export function register(program: Command): void {
-  withTableOption(withCommonOptions(program.command('completion-point')
+  withTableOption(withSharedOptions(program.command('completion-point')
     .description('suggest, check and record the completion point T: backfill copies rows < T, dual-writes hold rows >= T')),
   'a table to choose T for (repeatable): schema.table[:time_column]')
     .option('--until <T>', 'record T after checking it: VALUE for every table, or schema.table=VALUE (repeatable)', collect)
@@ -41,7 +43,7 @@ export function register(program: Command): void {
         });
       }
       printResult(runtime, result, () => formatResult(result));
-      throwForBlockedTables(result);
+      throwForBlockedTables(result, againCommand(flags));
     });
 }
 
@@ -77,8 +79,16 @@ function formatPoint(point: TablePoint): string[] {
   return lines;
 }
 
+/** This run's command line without --until (tables, --lateness, --margin, --timezone, --dir and connections as given). */
+function againCommand(flags: Flags): string {
+  return suggestCommand(flags, 'completion-point', [...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
+    ...(flags.lateness !== undefined && flags.lateness !== '10 minutes' ? ['--lateness', flags.lateness] : []),
+    ...(flags.margin !== undefined && flags.margin !== '5 minutes' ? ['--margin', flags.margin] : []),
+    ...(flags.timezone !== undefined ? ['--timezone', flags.timezone] : [])]);
+}
+
 /** A suggestion that could not be made is not success: say why and what to do. */
-function throwForBlockedTables(result: CompletionPointResult): void {
+function throwForBlockedTables(result: CompletionPointResult, again: string): void {
   const notStarted = result.tables.filter((p) => p.status === 'no-dual-writes');
   const empty = result.tables.filter((p) => p.status === 'range-empty');
   const unknown = result.tables.filter((p) => p.status === 'units-unknown');
@@ -86,12 +96,12 @@ function throwForBlockedTables(result: CompletionPointResult): void {
     throw new MigrateError(`Dual-writes have not started for ${notStarted.map((p) => p.table).join(', ')}: ` +
       'the target table has no rows yet, so there is no completion point to suggest.', {
       hint: 'Start writing to both databases from the application, wait until rows arrive in the target, then run ' +
-        '`migrate completion-point` again.',
+        `\`${again}\` again.`,
     });
   }
   if (empty.length > 0) {
     throw new MigrateError(`The consistency range is still empty for ${empty.map((p) => p.table).join(', ')}.`, {
-      hint: `Run \`migrate completion-point\` again after ${empty.map((p) => p.range?.opensAt).filter(Boolean).join(', ')}` +
+      hint: `Run \`${again}\` again after ${empty.map((p) => p.range?.opensAt).filter(Boolean).join(', ')}` +
         ' (or lower --margin / --lateness if you are sure).',
     });
   }

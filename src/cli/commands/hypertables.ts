@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { displayName, displayTableSpec } from '../../core/identifiers.js';
-import { formatCommandLine } from '../../core/shell.js';
+import { suggestCommand, type RepeatFlags } from '../../core/suggest.js';
 import type { describeCompression } from '../../steps/hypertable-settings.js';
 import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
-import { collect, dirArgs, parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
+import { collect, parseTables, withSharedOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
 
@@ -18,18 +18,18 @@ interface HypertablesFlags extends CommonFlags, TableFlags {
   fix?: boolean;
 }
 
-/** This run's command line with --fix (connections left out, as in every printed command: they may hold passwords). */
-function fixCommand(flags: HypertablesFlags): string {
-  return formatCommandLine(['migrate', 'hypertables', ...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
+/** This run's command line, with --fix or without (connection strings as given, without their passwords). */
+function thisCommand(flags: HypertablesFlags, fix = true): string {
+  return suggestCommand(flags, 'hypertables', [...parseTables(flags.table).flatMap((t) => ['--table', displayTableSpec(t)]),
     ...(flags.chunkInterval !== undefined ? ['--chunk-interval', flags.chunkInterval] : []),
     ...(flags.compress ? ['--compress'] : []), ...(flags.segmentBy ?? []).flatMap((c) => ['--segment-by', c]),
     ...(flags.orderBy !== undefined ? ['--order-by', flags.orderBy] : []),
     ...(flags.compressAfter !== undefined ? ['--compress-after', flags.compressAfter] : []),
-    ...dirArgs(flags.dir), '--fix']);
+    ], fix ? ['--fix'] : []);
 }
 
 export function register(program: Command): void {
-  withTableOption(withCommonOptions(program.command('hypertables')
+  withTableOption(withSharedOptions(program.command('hypertables')
     .description('convert tables on the target to hypertables (create_hypertable), optionally with compression')),
   'table to convert, schema.table[:time_column] (repeatable); without :column the time column is detected')
     .option('--chunk-interval <interval>', "chunk interval for every --table: '1 day', '7 days'; an integer in the " +
@@ -59,7 +59,8 @@ changed; the message says what --fix would do), --fix with nothing to fix, a tar
       const tables = parseTables(flags.table);
       if (tables.length === 0) {
         throw new UsageError('Name the tables to convert with --table.', {
-          hint: 'Run `migrate candidates` to list them, then e.g. `migrate hypertables --table public.metrics:time`.',
+          hint: `Run \`${suggestCommand(flags, 'candidates')}\` to list them, then e.g. ` +
+            `\`${suggestCommand(flags, 'hypertables', ['--table', 'public.metrics:time'])}\`.`,
         });
       }
       const { parseColumnList } = await import('../../steps/hypertable-sql.js');
@@ -80,20 +81,22 @@ changed; the message says what --fix would do), --fix with nothing to fix, a tar
           ...(compress ? { compress } : {}),
           ...(flags.fix ? { fix: true } : {}),
         })),
-        fixAdvice: `\`${fixCommand(flags)}\``,
+        fixAdvice: `\`${thisCommand(flags)}\``,
+        again: thisCommand(flags, !!flags.fix),
         fixRequired: Boolean(flags.fix),
       }, runtime.ctx);
       await recordOutcome(runtime, ['hypertables'], { status: 'done',
         message: results.map((r) => `${displayName(r.table)}: ${r.status}`).join(', ') });
       const { describeCompression } = await import('../../steps/hypertable-settings.js');
-      printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun, describeCompression));
+      printResult(runtime, results, () => formatResults(results, runtime.ctx.dryRun, describeCompression, flags));
     });
 }
 
 const STATUS = { converted: 'converted', 'already-hypertable': 'already a hypertable', 'would-convert': 'would convert' };
 
 /** `describe` comes from the step's module, imported when the command runs (so `--help` loads no step). */
-export function formatResults(results: HypertableResult[], dryRun: boolean, describe: typeof describeCompression): string {
+export function formatResults(results: HypertableResult[], dryRun: boolean, describe: typeof describeCompression,
+  given: RepeatFlags & { table?: string[] } = {}): string {
   const lines = [formatTable(results, [
     { header: 'table', value: (r) => displayName(r.table) },
     { header: 'time column', value: (r) => `${r.timeColumn} (${r.timeType})` },
@@ -110,6 +113,7 @@ export function formatResults(results: HypertableResult[], dryRun: boolean, desc
       ...r.fix.changes.map((c) => `  - ${c}`), '  What it cost:', ...r.fix.costs.map((c) => `  - ${c}`));
   }
   lines.push('', dryRun ? 'Dry run: the SQL above would run; nothing was changed.'
-    : 'Next: dual-write to both databases, then `migrate completion-point`.');
+    : `Next: dual-write to both databases, then \`${suggestCommand(given, 'completion-point',
+      parseTables(given.table).flatMap((t) => ['--table', displayTableSpec(t)]))}\`.`);
   return lines.join('\n');
 }

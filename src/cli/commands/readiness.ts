@@ -6,7 +6,7 @@ import { MigrateError, UsageError } from '../../core/errors.js';
 import { DEFAULT_DIR } from '../../core/files.js';
 import type { Check, QueryComparison, ReadinessResult } from '../../steps/readiness/index.js';
 import {
-  parseTables, withConnectionOptions, withDirOption, withJsonOption, withTableOption, type ConnectionFlags, type DirFlags, type JsonFlags,
+  parseTables, withSharedOptions, withTableOption, type ConnectionFlags, type DirFlags, type JsonFlags,
 } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 import { formatTable } from '../table.js';
@@ -20,9 +20,9 @@ interface Flags extends ConnectionFlags, DirFlags, JsonFlags {
 }
 
 export function register(program: Command): void {
-  withTableOption(withJsonOption(withDirOption(withConnectionOptions(program.command('readiness')
+  withTableOption(withSharedOptions(program.command('readiness')
     .description('the switch-over checklist: backfill, validation, dual-write window, sequences, owners and grants, views, jobs, ' +
-      'compression, continuous aggregates, ledger, triggers; exit 0 ready, 1 not')))),
+      'compression, continuous aggregates, ledger, triggers; exit 0 ready, 1 not')),
   'a table to check (repeatable): schema.table[:time_column]; default: the tables with recorded completion points, else the ledger\'s')
     .option('--lateness <interval>', 'rows this close to now (either side) may be in flight: left out of the dual-write window ' +
       '(default 10 minutes)')

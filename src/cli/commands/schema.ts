@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { displayName, displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
-import { formatCommandLine } from '../../core/shell.js';
+import { suggestCommand, type RepeatFlags } from '../../core/suggest.js';
 import type { SchemaResult } from '../../steps/schema.js';
 import { describeDomainColumn, describeTree } from '../../steps/schema-trees.js';
-import { parseTables, withCommonOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
+import { parseTables, withSharedOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 
 export function register(program: Command): void {
-  withTableOption(withCommonOptions(program.command('schema')
+  withTableOption(withSharedOptions(program.command('schema')
     .description('dump the schema and relational data (without the given tables\' data) and load it into the target')),
   'a hypertable candidate whose data is left out (repeatable; `migrate candidates` lists them)')
     .option('-y, --yes', 'load even though the target database already holds tables')
@@ -31,7 +31,8 @@ column, target not empty without --yes, unwritable --dir).`)
       const tables = parseTables(flags.table);
       if (tables.length === 0) {
         throw new UsageError('Name the hypertable candidates whose data to leave out with --table.', {
-          hint: 'Run `migrate candidates` to list them, then e.g. `migrate schema --table public.metrics:time`.',
+          hint: `Run \`${suggestCommand(flags, 'candidates')}\` to list them, then e.g. ` +
+            `\`${suggestCommand(flags, 'schema', ['--table', 'public.metrics:time'])}\`.`,
         });
       }
       const runtime = await prepareRuntime(flags, { writesDir: true, recordsState: true, yes: flags.yes });
@@ -43,11 +44,11 @@ column, target not empty without --yes, unwritable --dir).`)
         message: `schema loaded; ${tables.length} table(s) left empty for the backfill`,
         // What was carried: `migrate readiness` compares owners and grants only where they were.
         data: { tables: tables.map((t) => displayTableSpec(t)), carried: { owners: flags.owner, privileges: flags.privileges } } });
-      printResult(runtime, result, () => formatResult(result, flags.table ?? []));
+      printResult(runtime, result, () => formatResult(result, flags.table ?? [], flags));
     });
 }
 
-export function formatResult(result: SchemaResult, given: string[]): string {
+export function formatResult(result: SchemaResult, given: string[], repeat: RepeatFlags = {}): string {
   const names = (list: SchemaResult['tablesLoaded']): string =>
     list.length === 0 ? '  (none)' : list.map((t) => `  ${displayName(t)}`).join('\n');
   const lines = result.dryRun
@@ -67,7 +68,7 @@ export function formatResult(result: SchemaResult, given: string[]): string {
   const paused = result.jobPause?.jobs ?? [];
   if (paused.length > 0) {
     lines.push(`Background jobs ${result.dryRun ? 'to pause' : 'paused'} until every table loaded empty is backfilled: ` +
-      `${paused.map((j) => j.jobId).join(', ')} (\`migrate status\` shows them).`);
+      `${paused.map((j) => j.jobId).join(', ')} (\`${suggestCommand(repeat, 'status')}\` shows them).`);
   }
   const carried = result.privileges;
   if (carried?.error) lines.push(`Owners and privileges: NOT carried (${carried.error}).`);
@@ -77,6 +78,6 @@ export function formatResult(result: SchemaResult, given: string[]): string {
   }
   // The given tables in their canonical spelling, shell-quoted: a pasteable next command.
   const next = given.flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]);
-  if (!result.dryRun) lines.push(`Next: ${formatCommandLine(['migrate', 'hypertables', ...next])}`);
+  if (!result.dryRun) lines.push(`Next: ${suggestCommand(repeat, 'hypertables', next)}`);
   return lines.join('\n');
 }

@@ -1,16 +1,17 @@
 /** `migrate sequences`: advance every target sequence past every id, right before the switch-over. */
 import type { Command } from 'commander';
 import { MigrateError, UsageError } from '../../core/errors.js';
-import { withConnectionOptions, withDryRunOption, withJsonOption, type ConnectionFlags, type DryRunFlags, type JsonFlags } from '../options.js';
+import { suggestCommand } from '../../core/suggest.js';
+import { withSharedOptions, type ConnectionFlags, type DirFlags, type DryRunFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 import { formatTable } from '../table.js';
 import type { SequencesResult } from '../../steps/sequences.js';
 
-interface Flags extends ConnectionFlags, DryRunFlags, JsonFlags { margin: string }
+interface Flags extends ConnectionFlags, DirFlags, DryRunFlags, JsonFlags { margin: string }
 
 export function register(program: Command): void {
-  withJsonOption(withDryRunOption(withConnectionOptions(program.command('sequences')
-    .description('set every target sequence past every id: the source\'s last value and the highest id on either side'))))
+  withSharedOptions(program.command('sequences')
+    .description('set every target sequence past every id: the source\'s last value and the highest id on either side'))
     .option('--margin <n>', 'ids to add beyond that, for ids the source hands out until the switch', '0')
     .addHelpText('after', `
 Each sequence on the target (serial, identity, or used by a nextval() default) is set to at least
@@ -29,7 +30,8 @@ Exit status: 0 done, 1 failed, 2 bad usage.`)
       if (result.outOfRange.length > 0) {
         throw new MigrateError(`${result.outOfRange.length} sequence(s) could not be set past every id: ${result.outOfRange.join(', ')} ` +
           '(the value needed lies past their limit; the others were set).', {
-          hint: 'Lower --margin, or widen their MAXVALUE (MINVALUE for descending ones), then run `migrate sequences` again.',
+          hint: 'Lower --margin, or widen their MAXVALUE (MINVALUE for descending ones), then run ' +
+            `\`${suggestCommand(flags, 'sequences', [], ['--margin', flags.margin.trim()])}\` again.`,
         });
       }
     });

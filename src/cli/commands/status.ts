@@ -3,24 +3,28 @@ import { resolveEndpoint, type Endpoint } from '../../core/connection.js';
 import { withClient } from '../../core/db.js';
 import { displayName } from '../../core/identifiers.js';
 import type { MigrationState } from '../../core/state.js';
+import { shellQuote } from '../../core/shell.js';
+import { repeatArgs } from '../../core/suggest.js';
 import type { StatusReport } from '../../wizard/overview.js';
-import { withConnectionOptions, withDirOption, withJsonOption, type ConnectionFlags, type DirFlags, type JsonFlags } from '../options.js';
+import { withSharedOptions, type ConnectionFlags, type DirFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
 
 export function register(program: Command): void {
-  withJsonOption(withDirOption(withConnectionOptions(program.command('status')
-    .description('where the migration in --dir stands: each step with its state and times, backfill slices, the next command'))))
+  withSharedOptions(program.command('status')
+    .description('where the migration in --dir stands: each step with its state and times, backfill slices, the next command'))
     .addHelpText('after', '\nReads <dir>/state.json (no lock needed) and, when the target is reachable, the backfill ledger:\n' +
       'slices per table, and the background jobs paused (since the schema load, or by a backfill) and what they wait for.\n' +
       'Exit status: 0, also when there is no migration yet (it says how to start one); 2 when the state file is damaged\n' +
       'or written by a newer migrate.')
-    .action(async (flags: ConnectionFlags & DirFlags & JsonFlags) => {
+    .action(async (flags: Omit<ConnectionFlags, 'source'> & DirFlags & JsonFlags) => {
       const runtime = await prepareRuntime(flags);
       const { readState } = await import('../../core/state.js');
       const { buildStatus, formatStatus } = await import('../../wizard/overview.js');
       const { resumeCommand } = await import('../../wizard/flow.js');
       const state = await readState(runtime.ctx.dir);
-      const report = buildStatus(runtime.ctx.dir, state, resumeCommand(runtime.ctx.dir));
+      // The next command names --dir, and the --target this run was given (without its password).
+      const next = [resumeCommand(runtime.ctx.dir), ...repeatArgs('resume', { target: flags.target }).map(shellQuote)].join(' ');
+      const report = buildStatus(runtime.ctx.dir, state, next);
       if (state) await readTarget(report, state, runtime.ctx.target);
       printResult(runtime, report, () => formatStatus(report));
     });

@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { DifferencesFoundError, MigrateError, UsageError } from '../../core/errors.js';
 import { displayTableSpec, parseTableSpec } from '../../core/identifiers.js';
-import { formatCommandLine } from '../../core/shell.js';
-import { collect, dirArgs, userTriggersOption, withCommonOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
+import { suggestCommand } from '../../core/suggest.js';
+import { collect, userTriggersOption, withSharedOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
 import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
 import { formatTable } from '../table.js';
@@ -28,7 +28,7 @@ interface Flags extends CommonFlags {
 }
 
 export function register(program: Command): void {
-  withTableOption(withCommonOptions(program.command('validate')
+  withTableOption(withSharedOptions(program.command('validate')
     .description('compare source and target below the completion point: row counts and checksums per slice')),
   'a table to validate (repeatable): schema.table[:time_column]; default: the tables with recorded completion points')
     .option('--until <T>', 'upper bound (exclusive): VALUE or schema.table=VALUE; default: the recorded completion point', collect)
@@ -154,7 +154,7 @@ function formatPlainTables(result: ValidateResult, flags: Flags): string[] {
     ]));
   }
   if (off.some((t) => t.status !== 'error')) {
-    const again = formatCommandLine(['migrate', 'validate', ...sameRunArgs(flags), ...(flags.table?.length ? ['--plain-tables'] : [])]);
+    const again = suggestCommand(flags, 'validate', sameRunArgs(flags), flags.table?.length ? ['--plain-tables'] : []);
     lines.push('', 'While the application writes to both databases, the plain tables it writes may differ, so these do not change ' +
       'the exit status. Once writes to the source have stopped, right before switching over, they must match: ' +
       `run \`${again}\` then.`);
@@ -224,17 +224,17 @@ function formatDifferences(tables: TableValidation[]): string {
   ]);
 }
 
-/** The same tables, bounds and --dir as this run, so a suggested command checks exactly what this run checked. */
+/** The same tables and bounds as this run (suggestCommand adds connections and --dir), so a suggested command checks exactly what this run checked. */
 function sameRunArgs(flags: Flags): string[] {
   return [...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
     ...(flags.until ?? []).flatMap((v) => ['--until', v]), ...(flags.from ?? []).flatMap((v) => ['--from', v]),
-    ...(flags.timezone ? ['--timezone', flags.timezone] : []), ...dirArgs(flags.dir)];
+    ...(flags.timezone ? ['--timezone', flags.timezone] : [])];
 }
 
 function throwUnlessOk(result: ValidateResult, flags: Flags): void {
   if (result.ok) return;
   const args = sameRunArgs(flags);
-  const command = (name: 'validate' | 'backfill', ...extra: string[]): string => formatCommandLine(['migrate', name, ...args, ...extra]);
+  const command = (name: 'validate' | 'backfill', ...extra: string[]): string => suggestCommand(flags, name, args, extra);
   if (result.mode === 'estimate') {
     const unusable = (result.estimates ?? []).filter((e) => e.status === 'unusable');
     if (unusable.length > 0 && unusable.length === (result.estimates ?? []).length) {
@@ -273,8 +273,7 @@ function throwUnlessOk(result: ValidateResult, flags: Flags): void {
     throw new DifferencesFoundError(`Rows at or after the completion point differ in ${inWindow.map((t) => t.table).join(', ')}: ` +
       'dual-writes missed them (or wrote them differently), and no backfill of [start, T) brings them.', {
       hint: 'Fix the application\'s dual-writes, then copy the listed rows by hand — or record a later completion point past them ' +
-        `(\`${formatCommandLine(['migrate', 'completion-point', ...(flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]),
-          ...dirArgs(flags.dir)])}\` suggests one) and backfill again with --redo.`,
+        `(\`${suggestCommand(flags, 'completion-point', (flags.table ?? []).flatMap((t) => ['--table', displayTableSpec(parseTableSpec(t))]))}\` suggests one) and backfill again with --redo.`,
     });
   }
   throw new DifferencesFoundError(`${slices} slice(s) of ${differing.map((t) => t.table).join(', ')} differ between source and target` +

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withConnectionOptions, withDirOption, withTableOption, parseTables, type ConnectionFlags, type DirFlags,
+import { withSharedOptions, withTableOption, parseTables, type ConnectionFlags, type DirFlags,
   type TableFlags } from '../options.js';
 import { prepareRuntime, type CommandRuntime } from '../run.js';
 import type { Plan } from '../../core/plan.js';
@@ -13,7 +13,7 @@ export interface WizardFlags extends ConnectionFlags, DirFlags, TableFlags {
 
 /** Options shared by `wizard` and `resume`: the plan, --yes, tables, candidate size. */
 export function withWizardOptions(command: Command): Command {
-  return withTableOption(withDirOption(withConnectionOptions(command)),
+  return withTableOption(withSharedOptions(command),
     'convert this table (schema.table[:time_column]); repeatable; pre-empts the hypertable question')
     .option('--plan <file>', 'answers from a plan file (JSON; see README "Plan file"); with --yes runs unattended')
     .option('-y, --yes', 'no prompts: take defaults for what the plan does not say; a missing answer without a default is an error')

@@ -118,7 +118,7 @@ export async function runBackfill(input: BackfillInput, ctx: StepContext): Promi
     target = await openSession(ctx.target);
     await requireTimescaleMatch(source, target);
     ctx.emit({ type: 'phase', id: 'backfill-plan', message: 'Planning the backfill' });
-    const prepareOptions = { emit: ctx.emit, dir: ctx.dir, timezone: input.timezone, includeInfinity: input.includeInfinity };
+    const prepareOptions = { emit: ctx.emit, dir: ctx.dir, repeat: ctx.repeat, timezone: input.timezone, includeInfinity: input.includeInfinity };
     const tables = await prepareTables(source, target, inputs, prepareOptions);
     const sourceIsTimescale = (await timescaleSchema(source)) !== undefined;
     // From a TimescaleDB source the continuous aggregates' history comes along (materializations.ts);

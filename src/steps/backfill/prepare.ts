@@ -6,6 +6,7 @@
  */
 import { resolveTable, resolveTimeColumn, type TableInfo } from '../../core/catalog.js';
 import type { Emit } from '../../core/context.js';
+import type { RepeatFlags } from '../../core/suggest.js';
 import { withTransaction, type Client } from '../../core/db.js';
 import { UsageError } from '../../core/errors.js';
 import { displayIdent, displayName, quoteIdent, quoteQualified, sameTable, type QualifiedName, type TableSpec } from '../../core/identifiers.js';
@@ -55,6 +56,8 @@ export interface PreparedTable {
 export interface PrepareOptions {
   emit: Emit;
   dir: string;
+  /** The shared flags the command was given, for suggested command lines. */
+  repeat?: RepeatFlags | undefined;
   /** The zone of timestamp/date columns' values, for "T is in the future". */
   timezone?: string | undefined;
   /** Copy source rows at +infinity with one more slice (--include-infinity). */
@@ -62,7 +65,7 @@ export interface PrepareOptions {
 }
 
 export async function prepareTables(source: Client, target: Client, inputs: BackfillTableInput[],
-  { emit, dir, timezone, includeInfinity = false }: PrepareOptions): Promise<PreparedTable[]> {
+  { emit, dir, repeat, timezone, includeInfinity = false }: PrepareOptions): Promise<PreparedTable[]> {
   const prepared: PreparedTable[] = [];
   for (const input of inputs) {
     const sourceInfo = await resolveTable(source, input.table, 'source');
@@ -85,7 +88,7 @@ export async function prepareTables(source: Client, target: Client, inputs: Back
   // T is checked here, on every path into the backfill, before anything changes. An aggregate's
   // history has no dual-writes and no T of its own (its bound derives from its hypertable's T).
   const guard = await guardCompletionPoints(target, prepared.filter((t) => !t.input.history).map((t) => ({ table: t.name, key: t.key, column: t.column, type: t.type,
-    until: t.input.until })), { dir, timezone });
+    until: t.input.until })), { dir, repeat, timezone });
   for (const warning of guard.warnings) emit({ type: 'warn', message: warning });
   for (const table of prepared) {
     const start = guard.starts.get(table.key);
