@@ -75,7 +75,7 @@ describe('--json: one document on stdout', () => {
     validate: { args: () => ['validate', '--json', '--user-triggers', 'skip', ...conn()], codes: [2] }, // without --repair
     sequences: { args: () => ['sequences', '--json', '--dry-run', ...conn()], codes: [0] },
     readiness: { args: () => ['readiness', '--json', '--runs', '2', ...conn()], codes: [2] }, // without --queries
-    clean: { args: () => ['clean', '--json', '--dry-run', ...conn()], codes: [0] },
+    clean: { args: () => ['clean', '--json', '--dry-run', '--target', dbs.target], codes: [0] }, // clean takes no --source
   };
 
   it('covers every subcommand the CLI has', async () => {
