@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatBytes } from '../src/cli/table.js';
+import { formatBytes } from '../src/core/text-table.js';
 import { requirePgTool } from '../src/core/pg-tools.js';
 import { startBenchClusters, BENCH_ROOT } from './bench-clusters.js';
 import {

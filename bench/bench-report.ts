@@ -1,5 +1,5 @@
 /** Medians and the final table of `npm run bench`. */
-import { formatBytes, formatTable } from '../src/cli/table.js';
+import { formatBytes, formatTable } from '../src/core/text-table.js';
 import type { Measured, MigrateSummary } from './bench-runners.js';
 
 export interface MethodResult {

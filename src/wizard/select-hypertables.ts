@@ -15,7 +15,7 @@ import { MigrateError } from '../core/errors.js';
 import { isFixable, structuralBlockers, type Blocker } from '../core/hypertable-blockers.js';
 import { displayIdent, displayName, displayTableSpec, parseColumnName, parseTableSpec, quoteIdent, type TableSpec } from '../core/identifiers.js';
 import type { PlanTable } from '../core/plan.js';
-import { formatBytes } from '../cli/table.js';
+import { formatBytes } from '../core/text-table.js';
 import { answer, remember, resumeLine, type StepResult, type WizardContext } from './context.js';
 import { chunkIntervalProblem, columnsProblem, compressAfterProblem, type SourceTime } from './table-answers.js';
 import type { Candidate } from '../steps/candidates.js';

@@ -3,7 +3,7 @@
  * Differences fail the step (exit 3) with what differs; after fixing (`migrate validate --repair`),
  * `migrate resume` checks again.
  */
-import { formatTable } from '../cli/table.js';
+import { formatTable } from '../core/text-table.js';
 import { DifferencesFoundError } from '../core/errors.js';
 import { displayPath, formatCommandLine } from '../core/shell.js';
 import { describeDifferences } from '../steps/validate-describe.js';

@@ -8,7 +8,7 @@ import type { BackfillResult, BackfillTableInput } from '../../steps/backfill/in
 import { describeHandling, type UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { collect, parseTables, userTriggersOption, withSharedOptions, withTableOption, type CommonFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
-import { formatBytes, formatTable } from '../table.js';
+import { formatBytes, formatTable } from '../../core/text-table.js';
 
 interface Flags extends CommonFlags {
   table?: string[];

@@ -6,7 +6,7 @@ import type { Candidate } from '../../steps/candidates.js';
 import { parseTables, withSharedOptions, withTableOption, type ConnectionFlags, type DirFlags, type JsonFlags,
   type TableFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
-import { formatBytes, formatTable } from '../table.js';
+import { formatBytes, formatTable } from '../../core/text-table.js';
 
 export function register(program: Command): void {
   withTableOption(withSharedOptions(program.command('candidates')

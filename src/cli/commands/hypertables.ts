@@ -7,7 +7,7 @@ import type { describeCompression } from '../../steps/hypertable-settings.js';
 import type { CompressRequest, HypertableResult } from '../../steps/hypertables.js';
 import { collect, parseTables, withSharedOptions, withTableOption, type CommonFlags, type TableFlags } from '../options.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text-table.js';
 
 interface HypertablesFlags extends CommonFlags, TableFlags {
   chunkInterval?: string;

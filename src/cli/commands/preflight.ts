@@ -4,7 +4,7 @@ import { suggestCommand, type RepeatFlags } from '../../core/suggest.js';
 import type { PreflightReport } from '../../steps/preflight.js';
 import { withSharedOptions, type ConnectionFlags, type DirFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text-table.js';
 
 export function register(program: Command): void {
   withSharedOptions(program.command('preflight')

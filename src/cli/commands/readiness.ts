@@ -9,7 +9,7 @@ import {
   parseTables, withSharedOptions, withTableOption, type ConnectionFlags, type DirFlags, type JsonFlags,
 } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text-table.js';
 
 interface Flags extends ConnectionFlags, DirFlags, JsonFlags {
   table?: string[];

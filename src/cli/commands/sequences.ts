@@ -4,7 +4,7 @@ import { MigrateError, UsageError } from '../../core/errors.js';
 import { suggestCommand } from '../../core/suggest.js';
 import { withSharedOptions, type ConnectionFlags, type DirFlags, type DryRunFlags, type JsonFlags } from '../options.js';
 import { prepareRuntime, printResult } from '../run.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text-table.js';
 import type { SequencesResult } from '../../steps/sequences.js';
 
 interface Flags extends ConnectionFlags, DirFlags, DryRunFlags, JsonFlags { margin: string }

@@ -9,7 +9,7 @@ import { suggestCommand } from '../../core/suggest.js';
 import { collect, userTriggersOption, withSharedOptions, withTableOption, parseTables, type CommonFlags } from '../options.js';
 import type { UserTriggerChoice } from '../../steps/backfill/user-triggers.js';
 import { prepareRuntime, printResult, recordOutcome } from '../run.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text-table.js';
 import { describeDifferences } from '../../steps/validate-describe.js';
 import type { TableValidation, ValidateResult } from '../../steps/validate.js';
 import { describePlainTables, type PlainTableValidation } from '../../steps/validate-plain.js';

@@ -1,4 +1,4 @@
-/** Plain-text tables for list output (candidates, preflight, status, validate). */
+/** Plain-text tables for list output (candidates, preflight, status, validate, the wizard): no CLI dependency, so steps and the wizard may use it. */
 
 export interface Column<T> {
   header: string;
