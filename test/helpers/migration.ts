@@ -9,6 +9,7 @@ import { connect } from '../../src/core/db.js';
 import { createDemoApp, demoSize } from '../../src/demo/app.js';
 import { startWriter, type DemoWriter } from '../../src/demo/writer.js';
 import { sql } from './databases.js';
+import { runCli, type CliResult } from './cli.js';
 
 export async function fillSource(url: string, scale: number): Promise<void> {
   const client = await connect({ side: 'source', connectionString: url });
@@ -78,4 +79,17 @@ export function dualWriteOnceHypertablesDone(dir: string, write: () => Promise<v
     }
   })();
   return { async stop() { writing = false; await loop; } };
+}
+
+/**
+ * `migrate wizard ARGS` while an application dual-writes with `write` once the hypertables exist
+ * (dualWriteOnceHypertablesDone); the application stops when the wizard ends.
+ */
+export async function wizardWhileDualWriting(args: string[], dir: string, write: () => Promise<void>): Promise<CliResult> {
+  const app = dualWriteOnceHypertablesDone(dir, write);
+  try {
+    return await runCli(['wizard', ...args, '--dir', dir]);
+  } finally {
+    await app.stop();
+  }
 }

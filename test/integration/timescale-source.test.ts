@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/backfill-fixture.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/compare.js';
-import { dualWriteOnceHypertablesDone } from '../helpers/migration.js';
+import { wizardWhileDualWriting } from '../helpers/migration.js';
 import { createTimescaleDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
 
 /** Dual-writes began at DUAL (the target got every row from then on); T lies inside that window. */
@@ -246,17 +246,11 @@ describe.skipIf(!hasTimescale)('[timescaledb] a TimescaleDB source through the w
     }));
     // The application: once the hypertables step is done, every new reading goes to both databases,
     // with one timestamp for both (the application writes the same row to each).
-    const app = dualWriteOnceHypertablesDone(dir, async () => {
+    const r = await wizardWhileDualWriting(['--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target], dir, async () => {
       const insert = `INSERT INTO public.metrics SELECT '${new Date().toISOString()}', d, 1 FROM generate_series(0, 2) d`;
       await sql(dbs.source, insert);
       await sql(dbs.target, insert);
     });
-    let r: CliResult;
-    try {
-      r = await runCli(['wizard', '--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
-    } finally {
-      await app.stop();
-    }
     // Exit 0 includes the wizard's validation: the rows below T and both aggregates compared.
     expect(r.code, output(r)).toBe(0);
     expect(r.stderr).toMatch(/public\.metrics_hourly: [\d,]+ rows below .* match/);

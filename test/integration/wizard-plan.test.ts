@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { clusterUrl, createDatabases, hasTimescale, sql, type TestDatabases } from '../helpers/databases.js';
-import { dualWriteOnceHypertablesDone, readStateFile } from '../helpers/migration.js';
+import { wizardWhileDualWriting, readStateFile } from '../helpers/migration.js';
 
 let tmp: string;
 let dbs: TestDatabases;
@@ -74,18 +74,12 @@ describe.skipIf(!hasTimescale)('[timescaledb] a time column that needs quoting, 
     }));
     // The application: once the hypertable exists, every new order goes to both databases.
     let id = 100_000;
-    const app = dualWriteOnceHypertablesDone(dir, async () => {
+    const r = await wizardWhileDualWriting(['--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target], dir, async () => {
       id += 1;
       const insert = `INSERT INTO "Sales Data"."Orders" VALUES ('${new Date().toISOString()}', ${id}, 1)`;
       await sql(dbs.source, insert);
       await sql(dbs.target, insert);
     });
-    let r: CliResult;
-    try {
-      r = await runCli(['wizard', '--yes', '--plan', plan, '--source', dbs.source, '--target', dbs.target, '--dir', dir]);
-    } finally {
-      await app.stop();
-    }
     expect(r.code, output(r)).toBe(0);
     const written = JSON.parse(await readFile(path.join(dir, 'plan.json'), 'utf8'));
     expect(written.tables[0]).toMatchObject({ table: '"Sales Data"."Orders"', timeColumn: '"Created At"' });

@@ -21,7 +21,6 @@ import type { QueryResultRow } from 'pg';
 import type { Client } from '../../core/db.js';
 import { discard, openSession, queryWithin, serverPid, stallSeconds } from './session.js';
 
-export { stallSeconds } from './session.js';
 
 /** What a worker tells the watchdog; updated by the worker as it goes. */
 export interface WorkerActivity {
